@@ -1,0 +1,52 @@
+"""``python -m app [PROJECT]``: the editor. With no project it opens the demo project."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facesmith-editor", description="The Facesmith editor.")
+    parser.add_argument("project", nargs="?", help="a .facesmith project folder (default: the demo project)")
+    args = parser.parse_args(argv)
+
+    from app.preflight import check_display
+
+    problem = check_display()
+    if problem:
+        print(f"facesmith: cannot open the editor: {problem}", file=sys.stderr)
+        return 1
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.document import ProjectDocument
+    from app.main_window import MainWindow, remember_project
+    from app.theme import apply_dark_theme
+    from engine.errors import FacesmithError
+
+    QApplication.setOrganizationName("Facesmith")
+    QApplication.setApplicationName("Facesmith")
+    app = QApplication(sys.argv[:1])
+    apply_dark_theme(app)
+    try:
+        if args.project:
+            path = args.project
+        else:
+            from engine.project.demo import ensure_demo
+
+            path = ensure_demo()
+        document = ProjectDocument.open(path)
+    except FacesmithError as exc:
+        QMessageBox.critical(None, "Facesmith", str(exc))
+        print(f"facesmith: error: {exc}", file=sys.stderr)
+        return 1
+    remember_project(document.root)
+    window = MainWindow(document)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

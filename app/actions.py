@@ -1,0 +1,47 @@
+"""The editor's actions in one typed registry; tests trigger them instead of clicking menus."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+
+class Actions(NamedTuple):
+    new_project: QAction
+    open_project: QAction
+    add_src_clips: QAction
+    add_dst_clips: QAction
+    relink_clips: QAction
+    quit: QAction
+    undo: QAction
+    redo: QAction
+    check_clips: QAction
+    start_engine: QAction
+
+
+def build_actions(parent: QWidget, undo: QAction, redo: QAction) -> Actions:
+    def act(text: str, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+        a = QAction(text, parent)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        return a
+
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+    return Actions(
+        new_project=act("&New Project…", QKeySequence.StandardKey.New, "Create a project folder"),
+        open_project=act("&Open Project…", QKeySequence.StandardKey.Open, "Open a .facesmith project folder"),
+        add_src_clips=act("Add &src Clips…", "Ctrl+Shift+S", "Add videos of the face to put in"),
+        add_dst_clips=act("Add &dst Clips…", "Ctrl+Shift+D", "Add the footage to change"),
+        relink_clips=act("&Relink Missing Clips…", None, "Find moved clip files by content in a folder"),
+        quit=act("&Quit", QKeySequence.StandardKey.Quit),
+        undo=undo,
+        redo=redo,
+        check_clips=act("&Check Clips", None, "Queue a job that checks every clip's file"),
+        start_engine=act("&Start Engine", None, "Start the engine process now (it starts by itself when jobs wait)"),
+    )

@@ -1,0 +1,1 @@
+"""Undo commands: each wraps a ChangeSet applied in one transaction."""

@@ -1,0 +1,1 @@
+"""Jobs: the durable queue in the project database, the worker loop, the job kinds."""

@@ -1,0 +1,1 @@
+"""One module per job kind; each registers itself with :func:`engine.jobs.registry.job_kind`."""

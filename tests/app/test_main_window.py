@@ -1,0 +1,83 @@
+"""The editor window on a real project (qtbot, offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.document import ProjectDocument
+from app.main_window import MainWindow
+from engine.project.demo import ensure_demo
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    root = ensure_demo(tmp_path / "Demo")
+    win = MainWindow(ProjectDocument.open(root))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def test_lists_the_demo_clips_by_role_and_screenshot(window: MainWindow, artifacts_dir: Path) -> None:
+    view = window.clips_view
+    names = {view.topLevelItem(i).child(j).text(0) for i in range(2) for j in range(view.topLevelItem(i).childCount())}
+    assert names == {"bbaf2n", "lbax4n", "sbwe5n"}
+    assert view.topLevelItem(0).childCount() == 1 and view.topLevelItem(1).childCount() == 2
+    clip_id = view.clip_ids()[0]
+    window.show_clip(clip_id)
+    pixmap = window.preview.pixmap()
+    assert pixmap is not None and not pixmap.isNull() and pixmap.width() >= 300
+    shot = artifacts_dir / "main_window_demo.png"
+    assert window.grab().save(str(shot))
+    assert shot.stat().st_size > 10_000
+
+
+def test_add_clips_is_undoable(window: MainWindow, sample_clips: dict[str, Path]) -> None:
+    window.add_clips([str(sample_clips["id2_vcd_swwp2s"])], "dst")
+    assert len(window.clips_view.clip_ids()) == 4
+    assert window.actions.undo.text() == "&Undo Add 1 clip"
+    window.actions.undo.trigger()
+    assert len(window.clips_view.clip_ids()) == 3
+    assert len(window.document.store.clips()) == 3
+    window.actions.redo.trigger()
+    assert len(window.document.store.clips()) == 4
+
+
+def test_bad_clip_shows_an_error_and_changes_nothing(window: MainWindow, tmp_path: Path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text: shown.append(text))
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("no video here")
+    window.add_clips([str(bad)], "dst")
+    assert shown and "notes.mp4" in shown[0] and "not a video" in shown[0]
+    assert len(window.document.store.clips()) == 3 and not window.document.undo_stack.canUndo()
+
+
+def test_check_clips_runs_in_the_engine_and_shows_in_the_jobs_dock(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.engine.job_finished, timeout=30_000):
+        window.actions.check_clips.trigger()
+    qtbot.waitUntil(lambda: "done" in window.jobs_view.tree.topLevelItem(0).text(2), timeout=5_000)
+    assert window.jobs_view.tree.topLevelItem(0).text(1) == "probe_clips"
+
+
+def test_preflight_names_missing_packages(monkeypatch) -> None:
+    import app.preflight as pf
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(pf.ctypes.util, "find_library", lambda name: None if name == "xcb-cursor" else "lib.so")
+    message = pf.check_display()
+    assert message is not None and "libxcb-cursor0" in message and "apt-get install libxcb-cursor0" in message
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert "DISPLAY is not set" in pf.check_display()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert pf.check_display() is None
