@@ -53,7 +53,12 @@ class MainWindow(QMainWindow):
         self.refresh_clips()
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
+        self.resizeDocks([self.clips_dock], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.jobs_dock], [190], Qt.Orientation.Vertical)
         self._restore_layout()
+        ids = self.clips_view.clip_ids()
+        if ids:
+            self.show_clip(ids[0])
 
     # ------------------------------------------------------------------ construction
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

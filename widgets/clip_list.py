@@ -20,7 +20,9 @@ class ClipListView(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["clip", "size", "frames", "fps", "faces"])
-        self.setColumnWidth(0, 200)
+        self.setColumnWidth(0, 170)
+        for col, width in ((1, 80), (2, 60), (3, 50)):
+            self.setColumnWidth(col, width)
         self.setUniformRowHeights(True)
         self._roots: dict[str, QTreeWidgetItem] = {}
         for role in ("src", "dst"):
