@@ -120,3 +120,33 @@ def test_sigterm_requeues_the_running_job(tmp_path: Path) -> None:
         assert proc.wait(timeout=10) == 0
         back = q.job(job.id)
         assert back.state == "queued" and back.checkpoint["next_step"] > 0
+
+
+def test_editor_and_engine_write_at_once_without_lock_errors(tmp_path: Path) -> None:
+    """The engine writes metrics, progress and checkpoints flat out while the 'editor'
+    makes hundreds of small edits: neither side ever sees 'database is locked'."""
+    from engine.project.clips import add_clips
+    from helpers import SAMPLES
+
+    with ProjectStore.create(tmp_path / "Busy") as store:
+        (clip,), _ = add_clips(store, [SAMPLES / "bbaf2n.mpg"], "dst")
+        job = JobQueue(store).enqueue("noop", {"steps": 4000, "step_s": 0.0, "metrics": True})
+        root = store.root
+    proc = start_worker(root)
+    edits = 0
+    try:
+        with ProjectStore.open(root) as editor:
+            q = JobQueue(editor)
+            while q.job(job.id).state in ("queued", "running") or edits < 50:
+                cs = editor.set_clip_range(clip.id, edits % 10, 60 + edits % 10)
+                editor.apply(cs.inverse())
+                editor.faces(clip_id=clip.id)
+                edits += 1
+                if edits > 5000:
+                    break
+            assert q.job(job.id).state == "done"
+    finally:
+        assert proc.wait(timeout=60) == 0
+    assert edits >= 50
+    with ProjectStore.open(root) as store:
+        assert store.scalar("SELECT count(*) FROM job_metrics WHERE job_id = ?", (job.id,)) == 4000
