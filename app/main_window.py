@@ -20,8 +20,9 @@ from app.actions import Actions, build_actions
 from app.document import ProjectDocument
 from app.engine_client import EngineClient
 from engine.errors import FacesmithError
-from engine.project.changes import ChangeSet
-from widgets.clip_list import ClipListView
+from app.presenters.browser_presenter import BrowserPresenter
+from widgets.log_view import LogView
+from widgets.project_browser import ProjectBrowser
 from widgets.jobs_view import JobsView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.mpg *.mpeg *.m4v *.webm *.mts *.ts);;All files (*)"
@@ -44,19 +45,24 @@ class MainWindow(QMainWindow):
         self.preview.setMinimumSize(320, 240)
         self.preview.setStyleSheet("background: #151517; color: #88888c;")
         self.setCentralWidget(self.preview)
-        self.clips_view = ClipListView()
+        self.browser = ProjectBrowser()
         self.jobs_view = JobsView()
-        self.clips_dock = self._dock("Project", self.clips_view, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.log_view = LogView()
+        self.browser_dock = self._dock("Project", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.jobs_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.jobs_dock, self.log_dock)
+        self.jobs_dock.raise_()
+        self.log_view.follow(document.root / "logs" / "engine.log")
+        self.browser_presenter = BrowserPresenter(document, self.browser, self)
         self._build_menus()
         self._connect()
-        self.refresh_clips()
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
-        self.resizeDocks([self.clips_dock], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock], [430], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [190], Qt.Orientation.Vertical)
         self._restore_layout()
-        ids = self.clips_view.clip_ids()
+        ids = self.browser.ids("clip")
         if ids:
             self.show_clip(ids[0])
 
@@ -80,8 +86,8 @@ class MainWindow(QMainWindow):
         engine.addAction(a.check_clips)
         engine.addAction(a.start_engine)
         view = self.menuBar().addMenu("&View")
-        view.addAction(self.clips_dock.toggleViewAction())
-        view.addAction(self.jobs_dock.toggleViewAction())
+        for dock in (self.browser_dock, self.jobs_dock, self.log_dock):
+            view.addAction(dock.toggleViewAction())
 
     def _connect(self) -> None:
         a = self.actions
@@ -93,7 +99,6 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         a.check_clips.triggered.connect(lambda: self.engine.submit("probe_clips"))
         a.start_engine.triggered.connect(lambda: self.engine.ensure_engine(force=True))
-        self.document.changed.connect(self._on_changed)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self.engine.jobs_changed.connect(self.jobs_view.update_jobs)
         self.engine.job_finished.connect(lambda _id, cs: self.document.notify(cs))
@@ -104,17 +109,9 @@ class MainWindow(QMainWindow):
         self.jobs_view.cancel_requested.connect(self._guard(self.engine.cancel))
         self.jobs_view.pause_requested.connect(self._guard(self.engine.pause))
         self.jobs_view.resume_requested.connect(self._guard(self.engine.resume))
-        self.clips_view.clip_selected.connect(self.show_clip)
+        self.browser_presenter.clip_chosen.connect(self.show_clip)
 
     # ------------------------------------------------------------------ views
-    def refresh_clips(self) -> None:
-        store = self.document.store
-        self.clips_view.set_clips(store.clips(), store.face_counts())
-
-    def _on_changed(self, changes: ChangeSet) -> None:
-        if changes.touches("clips", "faces"):
-            self.refresh_clips()
-
     def show_clip(self, clip_id: int) -> None:
         from engine.media import thumbnail
 
@@ -227,6 +224,7 @@ class MainWindow(QMainWindow):
         settings.setValue("main_window/geometry", self.saveGeometry())
         settings.setValue("main_window/state", self.saveState())
         self.engine.shutdown()
+        self.browser_presenter.close()
         self.document.close()
         super().closeEvent(event)
 

@@ -12,6 +12,7 @@ Every write returns a :class:`~engine.project.changes.ChangeSet`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -31,9 +32,11 @@ from engine.project.models import (
     FACE_TYPES,
     Clip,
     Face,
+    Model,
     NewClip,
     NewFace,
     Person,
+    Render,
     alignment_from_blob,
     alignment_to_blob,
     embedding_from_blob,
@@ -501,6 +504,36 @@ class ProjectStore:
         return [Person(r["id"], r["name"], bool(r["wanted"]), r["created_at"])
                 for r in self.query("SELECT * FROM persons ORDER BY id")]
 
+    def person_face_counts(self) -> dict[int, tuple[int, int]]:
+        """person id -> (faces, excluded faces)."""
+        rows = self.query("SELECT person_id, count(*), sum(excluded) FROM faces WHERE person_id IS NOT NULL GROUP BY person_id")
+        return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+    def rename_person(self, person_id: int, name: str) -> ChangeSet:
+        name = name.strip()
+        if not name:
+            raise ValueError("a person needs a name")
+        return self.update_rows("persons", {person_id: {"name": name}}, label=f"Rename person to {name}")
+
+    # ------------------------------------------------------------------ models, renders
+    def models(self, kind: str | None = None) -> list[Model]:
+        sql = "SELECT * FROM models" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+        return [_model_from_row(r) for r in self.query(sql, (kind,) if kind else ())]
+
+    def model(self, model_id: int) -> Model:
+        row = self._conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+        if row is None:
+            raise ProjectError(self.root, f"no model with id {model_id}")
+        return _model_from_row(row)
+
+    def renders(self) -> list[Render]:
+        return [
+            Render(id=r["id"], clip_id=r["clip_id"], job_id=r["job_id"], model_id=r["model_id"], path=r["path"],
+                   format=r["format"], frame_start=r["frame_start"], frame_end=r["frame_end"],
+                   settings=json.loads(r["settings"]), created_at=r["created_at"])
+            for r in self.query("SELECT * FROM renders ORDER BY id")
+        ]
+
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict[str, Any]:
         """Counts for ``facesmith info`` and the editor's status bar."""
@@ -533,6 +566,12 @@ def _face_filter(clip_id: int | None, frames: tuple[int, int] | None, include_ex
     if not include_excluded:
         where.append("excluded = 0")
     return where, params
+
+
+def _model_from_row(r: sqlite3.Row) -> Model:
+    return Model(id=r["id"], kind=r["kind"], name=r["name"], arch=r["arch"], face_type=r["face_type"],
+                 resolution=r["resolution"], config=json.loads(r["config"]), iteration=r["iteration"],
+                 path=r["path"], created_at=r["created_at"], updated_at=r["updated_at"])
 
 
 def _clip_from_row(r: sqlite3.Row) -> Clip:

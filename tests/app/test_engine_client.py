@@ -53,7 +53,7 @@ def test_pause_resume_and_cancel_through_the_client(qtbot, root: Path) -> None:
     client = EngineClient(root)
     try:
         job = client.submit("noop", {"steps": 400, "step_s": 0.02})
-        qtbot.waitUntil(lambda: client.queue.job(job.id).state == "running", timeout=10_000)
+        qtbot.waitUntil(lambda: client.queue.job(job.id).progress > 0.02, timeout=10_000)
         client.pause(job.id)
         qtbot.waitUntil(lambda: client.queue.job(job.id).state == "paused", timeout=5_000)
         client.resume(job.id)

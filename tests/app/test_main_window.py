@@ -25,11 +25,11 @@ def window(qtbot, tmp_path: Path):
 
 
 def test_lists_the_demo_clips_by_role_and_screenshot(window: MainWindow, artifacts_dir: Path) -> None:
-    view = window.clips_view
-    names = {view.topLevelItem(i).child(j).text(0) for i in range(2) for j in range(view.topLevelItem(i).childCount())}
+    view = window.browser
+    names = {view.item_for("clip", i).text(0) for i in view.ids("clip")}
     assert names == {"bbaf2n", "lbax4n", "sbwe5n"}
     assert view.topLevelItem(0).childCount() == 1 and view.topLevelItem(1).childCount() == 2
-    clip_id = view.clip_ids()[0]
+    clip_id = view.ids("clip")[0]
     window.show_clip(clip_id)
     pixmap = window.preview.pixmap()
     assert pixmap is not None and not pixmap.isNull() and pixmap.width() >= 300
@@ -40,10 +40,10 @@ def test_lists_the_demo_clips_by_role_and_screenshot(window: MainWindow, artifac
 
 def test_add_clips_is_undoable(window: MainWindow, sample_clips: dict[str, Path]) -> None:
     window.add_clips([str(sample_clips["id2_vcd_swwp2s"])], "dst")
-    assert len(window.clips_view.clip_ids()) == 4
+    assert len(window.browser.ids('clip')) == 4
     assert window.actions.undo.text() == "&Undo Add 1 clip"
     window.actions.undo.trigger()
-    assert len(window.clips_view.clip_ids()) == 3
+    assert len(window.browser.ids('clip')) == 3
     assert len(window.document.store.clips()) == 3
     window.actions.redo.trigger()
     assert len(window.document.store.clips()) == 4
