@@ -14,6 +14,7 @@ class Actions(NamedTuple):
     add_src_clips: QAction
     add_dst_clips: QAction
     relink_clips: QAction
+    preferences: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -39,6 +40,7 @@ def build_actions(parent: QWidget, undo: QAction, redo: QAction) -> Actions:
         add_src_clips=act("Add &src Clips…", "Ctrl+Shift+S", "Add videos of the face to put in"),
         add_dst_clips=act("Add &dst Clips…", "Ctrl+Shift+D", "Add the footage to change"),
         relink_clips=act("&Relink Missing Clips…", None, "Find moved clip files by content in a folder"),
+        preferences=act("&Preferences…", QKeySequence.StandardKey.Preferences),
         quit=act("&Quit", QKeySequence.StandardKey.Quit),
         undo=undo,
         redo=redo,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QImage, QPixmap
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -20,7 +20,9 @@ from app.actions import Actions, build_actions
 from app.document import ProjectDocument
 from app.engine_client import EngineClient
 from engine.errors import FacesmithError
+from app.dialogs import PreferencesDialog, ask_role
 from app.presenters.browser_presenter import BrowserPresenter
+from app.settings import load_preferences, save_preferences
 from widgets.log_view import LogView
 from widgets.project_browser import ProjectBrowser
 from widgets.jobs_view import JobsView
@@ -36,6 +38,8 @@ class MainWindow(QMainWindow):
         self.document = document
         self.setWindowTitle(f"{document.name} — Facesmith")
         self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.prefs = load_preferences()
         self.engine = EngineClient(document.root, self, auto_start=start_engine)
         self.actions = build_actions(
             self, document.undo_stack.createUndoAction(self, "&Undo"), document.undo_stack.createRedoAction(self, "&Redo")
@@ -77,7 +81,12 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions
         file_menu = self.menuBar().addMenu("&File")
-        for action in (a.new_project, a.open_project, None, a.add_src_clips, a.add_dst_clips, a.relink_clips, None, a.quit):
+        for action in (a.new_project, a.open_project):
+            file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        for action in (a.add_src_clips, a.add_dst_clips, a.relink_clips, None, a.preferences, None, a.quit):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         edit = self.menuBar().addMenu("&Edit")
         edit.addAction(a.undo)
@@ -97,6 +106,7 @@ class MainWindow(QMainWindow):
         a.add_dst_clips.triggered.connect(lambda: self._add_clips_dialog("dst"))
         a.relink_clips.triggered.connect(self._relink_dialog)
         a.quit.triggered.connect(self.close)
+        a.preferences.triggered.connect(self._preferences)
         a.check_clips.triggered.connect(lambda: self.engine.submit("probe_clips"))
         a.start_engine.triggered.connect(lambda: self.engine.ensure_engine(force=True))
         self.document.undo_stack.cleanChanged.connect(self._update_title)
@@ -140,6 +150,34 @@ class MainWindow(QMainWindow):
                                   lambda store: add_clips(store, paths, role)[1])
         except FacesmithError as exc:
             QMessageBox.warning(self, "Cannot add clips", str(exc))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        role = ask_role(self, len(paths))
+        if role:
+            self.add_clips(paths, role)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in QSettings().value("recent_projects") or []:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self._switch_to(Path(p)))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _preferences(self) -> None:
+        dialog = PreferencesDialog(self.prefs, self)
+        if dialog.exec():
+            self.prefs = dialog.prefs
+            save_preferences(self.prefs)
+            self.engine.auto_start = self.prefs.auto_start_engine
 
     def _add_clips_dialog(self, role: str) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, f"Add {role} clips", "", VIDEO_FILTER)

@@ -81,3 +81,36 @@ def test_preflight_names_missing_packages(monkeypatch) -> None:
     assert "DISPLAY is not set" in pf.check_display()
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert pf.check_display() is None
+
+
+def test_drop_files_adds_clips_with_the_chosen_role(window: MainWindow, sample_clips: dict[str, Path], monkeypatch) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    import app.main_window as mw
+
+    monkeypatch.setattr(mw, "ask_role", lambda _parent, count: "src" if count == 1 else None)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_clips["id2_vcd_swwp2s"]))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    roles = {c.name: c.role for c in window.document.store.clips()}
+    assert roles["id2_vcd_swwp2s"] == "src"
+
+
+def test_job_dialog_validates_before_queueing(qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.dialogs import JobDialog
+
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text: warnings.append(text))
+    dialog = JobDialog("noop", title="Test job", initial={"steps": 3, "fail_at": 1}, hidden=frozenset({"fail_at"}))
+    qtbot.addWidget(dialog)
+    dialog.form.set_value("steps", -5)
+    dialog.accept()
+    assert warnings and "steps must be >= 0" in warnings[0] and not dialog.result()
+    dialog.form.set_value("steps", 4)
+    dialog.accept()
+    assert dialog.params["steps"] == 4 and dialog.params["fail_at"] == 1

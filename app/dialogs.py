@@ -1,0 +1,94 @@
+"""Small dialogs of the editor: job parameters (Extract…, XSeg…), preferences, clip role."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import Preferences
+from engine.errors import FacesmithError
+from engine.jobs.registry import get_kind, validate_params
+from widgets.params_form import ParamsForm
+
+
+class JobDialog(QDialog):
+    """Edit a job kind's parameters; OK validates them with the registry before closing."""
+
+    def __init__(self, kind: str, *, title: str, intro: str = "", initial: Mapping[str, Any] | None = None,
+                 help: Mapping[str, str] | None = None, hidden: frozenset[str] = frozenset(),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.kind = kind
+        self.fixed = {k: v for k, v in (initial or {}).items() if k in hidden}
+        self.form = ParamsForm(get_kind(kind).params, help=help, hidden=hidden)
+        for name, value in (initial or {}).items():
+            if name not in hidden:
+                self.form.set_value(name, value)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Queue")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        if intro:
+            label = QLabel(intro)
+            label.setWordWrap(True)
+            layout.addWidget(label)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+        self.params: dict[str, Any] = {}
+
+    def accept(self) -> None:
+        params = self.form.values() | self.fixed
+        try:
+            self.params = validate_params(self.kind, params)
+        except FacesmithError as exc:
+            QMessageBox.warning(self, self.windowTitle(), str(exc))
+            return
+        super().accept()
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.form = ParamsForm(Preferences)
+        for f in dataclasses.fields(Preferences):
+            self.form.set_value(f.name, getattr(prefs, f.name))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+        self.prefs = prefs
+
+    def accept(self) -> None:
+        try:
+            self.prefs = Preferences().replace(**self.form.values())
+        except (ValueError, KeyError, TypeError) as exc:
+            QMessageBox.warning(self, "Preferences", str(exc))
+            return
+        super().accept()
+
+
+def ask_role(parent: QWidget, count: int) -> str | None:
+    """Ask whether dropped files are src or dst clips; None when cancelled."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Add clips",
+                      f"Add {count} file{'s' if count != 1 else ''} as…", parent=parent)
+    src = box.addButton("src (the face to put in)", QMessageBox.ButtonRole.AcceptRole)
+    dst = box.addButton("dst (the footage to change)", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return "src" if clicked is src else "dst" if clicked is dst else None
