@@ -70,10 +70,11 @@ class ParamsForm(QWidget):
     def _make_input(self, tp: Any, default: Any, optional: bool) -> QWidget:
         if get_origin(tp) is Literal:
             w = QComboBox()
+            if optional:
+                w.addItem("(any)", None)
             for choice in get_args(tp):
                 w.addItem(str(choice), choice)
-            if default in get_args(tp):
-                w.setCurrentIndex(list(get_args(tp)).index(default))
+            w.setCurrentIndex(max(w.findData(default), 0))
             w.currentIndexChanged.connect(self.changed)
             return w
         if tp is bool:
@@ -122,7 +123,8 @@ class ParamsForm(QWidget):
         out: dict[str, Any] = {}
         for name, (widget, tp, optional) in self._inputs.items():
             if isinstance(widget, QComboBox):
-                out[name] = widget.currentData()
+                if widget.currentData() is not None or not optional:
+                    out[name] = widget.currentData()
             elif isinstance(widget, QCheckBox):
                 out[name] = widget.isChecked()
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):

@@ -57,6 +57,7 @@ _FACE_COLUMNS: Final = (
     "track_id, person_id, excluded, crop_path, created_at"
 )
 _FACE_SELECT: Final = "SELECT id, " + _FACE_COLUMNS + " FROM faces"
+_FLOAT_FACE_COLUMNS: Final = ("sharpness", "yaw", "pitch", "roll", "mouth_open", "eyes_open", "smile", "brow_raise")
 _CLIP_SELECT: Final = (
     "SELECT id, name, role, path, size_bytes, fingerprint, width, height, fps_num, fps_den, "
     "frame_count, duration_s, rotation, codec, audio_streams, audio_codec, in_frame, "
@@ -478,6 +479,37 @@ class ProjectStore:
         if row is None:
             raise ProjectError(self.root, f"no face with id {face_id}")
         return _face_from_row(row)
+
+    def face_columns(self, *, clip_id: int | None = None) -> dict[str, np.ndarray]:
+        """Every face (or a clip's) as numpy columns, for grids and graphs of 100,000 faces.
+
+        Keys: id, clip_id, frame, role (0 src, 1 dst), person_id (-1 none), excluded,
+        has_mask (a label mask exists), sharpness, yaw, pitch, roll, mouth_open, eyes_open,
+        smile, brow_raise (NaN where unknown), box_size (the box's longer side). One query,
+        one float64 conversion: NULLs are read as +inf by SQLite and turned into NaN here.
+        """
+        inf = "9e999"
+        where = "WHERE f.clip_id = ?" if clip_id is not None else ""
+        sql = (
+            "SELECT f.id, f.clip_id, f.frame, c.role = 'dst', coalesce(f.person_id, -1), f.excluded, "
+            "EXISTS (SELECT 1 FROM masks m WHERE m.face_id = f.id AND m.kind = 'label'), "
+            + ", ".join(f"coalesce(f.{c}, {inf})" for c in _FLOAT_FACE_COLUMNS)
+            + ", max(f.x1 - f.x0, f.y1 - f.y0) "
+            f"FROM faces f JOIN clips c ON c.id = f.clip_id {where} ORDER BY f.clip_id, f.frame, f.idx"
+        )
+        rows = self._conn.execute(sql, () if clip_id is None else (clip_id,)).fetchall()
+        data = np.array(rows, dtype=np.float64).reshape(len(rows), 8 + len(_FLOAT_FACE_COLUMNS))
+        data[np.isinf(data)] = np.nan
+        out: dict[str, np.ndarray] = {
+            "id": data[:, 0].astype(np.int64), "clip_id": data[:, 1].astype(np.int64),
+            "frame": data[:, 2].astype(np.int64), "role": data[:, 3].astype(np.int8),
+            "person_id": data[:, 4].astype(np.int64), "excluded": data[:, 5].astype(bool),
+            "has_mask": data[:, 6].astype(bool),
+        }
+        for k, name in enumerate(_FLOAT_FACE_COLUMNS):
+            out[name] = np.ascontiguousarray(data[:, 7 + k])
+        out["box_size"] = np.ascontiguousarray(data[:, -1])
+        return out
 
     def face_counts(self) -> dict[int, tuple[int, int]]:
         """clip id -> (faces, excluded faces)."""

@@ -50,3 +50,16 @@ def test_hidden_fields(qtbot) -> None:
     form = ParamsForm(Params, hidden=frozenset({"clips", "name"}))
     qtbot.addWidget(form)
     assert "clips" not in form.values() and "name" not in form.values()
+
+
+@dataclass(frozen=True)
+class OptionalChoice:
+    role: Literal["src", "dst"] | None = None
+
+
+def test_optional_choice_offers_any(qtbot) -> None:
+    form = ParamsForm(OptionalChoice)
+    qtbot.addWidget(form)
+    assert form.values() == {}
+    form.set_value("role", "dst")
+    assert form.values() == {"role": "dst"}

@@ -232,3 +232,16 @@ def test_opening_a_second_store_keeps_the_first_connections_locks(tmp_path: Path
             with ProjectStore.open(root) as third:
                 third.set_meta("seen", "2")
             assert first.meta("seen") == "2" and second.meta("seen") == "2"
+
+
+def test_face_columns(project: ProjectStore, tmp_path: Path) -> None:
+    clips, _ = project.insert_clips([_clip(tmp_path, "a", "src"), _clip(tmp_path, "b", "dst")])
+    rng = np.random.default_rng(5)
+    project.add_faces([_face(clips[0].id, 0, rng), _face(clips[1].id, 3, rng, excluded=True)])
+    with project.transaction() as c:
+        c.execute("UPDATE faces SET yaw = NULL WHERE frame = 3")
+    cols = project.face_columns()
+    assert list(cols["role"]) == [0, 1] and list(cols["frame"]) == [0, 3]
+    assert list(cols["excluded"]) == [False, True] and not cols["has_mask"].any()
+    assert cols["yaw"][0] == 12.5 and np.isnan(cols["yaw"][1]) and cols["box_size"][0] == pytest.approx(117.5)
+    assert list(project.face_columns(clip_id=clips[1].id)["id"]) == [cols["id"][1]]
