@@ -341,6 +341,34 @@ class ProjectStore:
                 changes.append(RowChange(table, row_id, before, after))
         return ChangeSet(tuple(changes), {}, label)
 
+    def insert_row(self, table: str, values: dict[str, Any], *, label: str = "") -> tuple[int, ChangeSet]:
+        """Insert one row, recorded so that undo deletes it again."""
+        bad = set(values) - self.columns(table)
+        if bad or "id" in values:
+            raise ValueError(f"cannot insert {sorted(bad | ({'id'} & set(values)))} into {table}")
+        with self.transaction() as c:
+            cur = c.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                            list(values.values()))
+            row_id = int(cur.lastrowid)
+            stored = dict(c.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone())
+        stored.pop("id")
+        return row_id, ChangeSet((RowChange(table, row_id, None, stored),), {}, label)
+
+    def delete_rows(self, table: str, ids: Iterable[int], *, label: str = "") -> ChangeSet:
+        """Delete rows, recorded whole so that undo puts them back (no cascades: callers
+        move dependent rows first)."""
+        changes: list[RowChange] = []
+        with self.transaction() as c:
+            for row_id in ids:
+                row = c.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+                if row is None:
+                    continue
+                before = dict(row)
+                before.pop("id")
+                c.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+                changes.append(RowChange(table, row_id, before, None))
+        return ChangeSet(tuple(changes), {}, label)
+
     def apply(self, changes: ChangeSet) -> ChangeSet:
         """Apply the row changes of ``changes`` (the ``after`` side) in one transaction.
 
