@@ -54,6 +54,7 @@ class ProjectBrowser(QTreeWidget):
         self.setColumnWidth(1, 120)
         self.setIconSize(QSize(48, 36))
         self.setUniformRowHeights(False)
+        self.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QTreeWidget.EditTrigger.EditKeyPressed | QTreeWidget.EditTrigger.DoubleClicked)
         self._sections: dict[str, QTreeWidgetItem] = {}
         for key in SECTIONS:
@@ -142,6 +143,10 @@ class ProjectBrowser(QTreeWidget):
         """Ids shown for ``kind`` ('clip', 'person', 'model'; render paths for 'render')."""
         keys = {"clip": ("src", "dst"), "person": ("persons",), "model": ("models",), "render": ("renders",)}[kind]
         return [self._sections[k].child(i).data(0, _ID) for k in keys for i in range(self._sections[k].childCount())]
+
+    def selected_ids(self, kind: str) -> list:
+        """Ids of the selected items of ``kind``, in display order."""
+        return [i.data(0, _ID) for i in self.selectedItems() if i.data(0, _KIND) == kind]
 
     def item_for(self, kind: str, item_id: int | str) -> QTreeWidgetItem | None:
         for section in self._sections.values():

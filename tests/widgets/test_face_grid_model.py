@@ -188,3 +188,10 @@ def test_describe_face() -> None:
     text = describe_face(t, 1)
     assert "face 10 · src clip 1 · frame 9" in text and "sharpness —" in text and "excluded" in text
     assert "no person" in text and "person 1" in describe_face(t, 0) and "has a mask" in describe_face(t, 0)
+
+
+def test_sort_by_face_size_biggest_first_unknown_last() -> None:
+    from widgets.face_grid.model import FaceTable, sort_order
+
+    table = FaceTable.build([1, 2, 3, 4], size=[50.0, np.nan, 200.0, 120.0])
+    assert [int(table.id[r]) for r in sort_order(table, "size")] == [3, 4, 1, 2]

@@ -23,6 +23,7 @@ SORT_LABELS = {
     "sharpness": "Sharpness",
     "yaw": "Yaw",
     "pitch": "Pitch",
+    "size": "Face size",
     "person": "Person",
     "similarity": "Similar to selected",
 }

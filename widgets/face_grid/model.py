@@ -17,7 +17,7 @@ from typing import Final, Literal, get_args
 
 import numpy as np
 
-SortKey = Literal["frame", "sharpness", "yaw", "pitch", "person", "similarity"]
+SortKey = Literal["frame", "sharpness", "yaw", "pitch", "size", "person", "similarity"]
 SORT_KEYS: Final[tuple[str, ...]] = get_args(SortKey)
 #: ``FaceTable.role`` codes, in the order of ``engine.project.models.ROLES``.
 ROLE_NAMES: Final = ("src", "dst")
@@ -25,7 +25,7 @@ ROLE_SRC: Final = 0
 ROLE_DST: Final = 1
 
 _INT_COLUMNS: Final = ("id", "clip_id", "frame", "person_id")
-_FLOAT_COLUMNS: Final = ("sharpness", "yaw", "pitch")
+_FLOAT_COLUMNS: Final = ("sharpness", "yaw", "pitch", "size")
 _BOOL_COLUMNS: Final = ("excluded", "has_mask")
 
 
@@ -63,6 +63,7 @@ class FaceTable:
     person_id : int64, -1 when the face belongs to no person.
     excluded, has_mask : bool flags.
     sharpness, yaw, pitch : float32, NaN when not measured.
+    size : float32, the face's size in frame pixels (the box's longer side), NaN if unknown.
     embedding : float32 (n, d) identity embeddings or None; rows of NaN for faces without one.
     """
 
@@ -76,10 +77,13 @@ class FaceTable:
     sharpness: np.ndarray
     yaw: np.ndarray
     pitch: np.ndarray
+    size: np.ndarray | None = None
     embedding: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.id))
+        if self.size is None:
+            object.__setattr__(self, "size", np.full(n, np.nan, np.float32))
         for name in _INT_COLUMNS:
             self._coerce(name, np.int64, n)
         for name in _FLOAT_COLUMNS:
@@ -128,6 +132,7 @@ class FaceTable:
         sharpness: np.ndarray | Iterable[float] | None = None,
         yaw: np.ndarray | Iterable[float] | None = None,
         pitch: np.ndarray | Iterable[float] | None = None,
+        size: np.ndarray | Iterable[float] | None = None,
         embedding: np.ndarray | None = None,
     ) -> FaceTable:
         """A table with defaults for the columns not given (clip 0, frame = row, no person,
@@ -153,6 +158,7 @@ class FaceTable:
             sharpness=col(sharpness, np.nan, np.float32),
             yaw=col(yaw, np.nan, np.float32),
             pitch=col(pitch, np.nan, np.float32),
+            size=col(size, np.nan, np.float32),
             embedding=embedding,
         )
 
@@ -304,7 +310,7 @@ def sort_order(table: FaceTable, key: str, reference_id: int | None = None, *, r
     """The table's rows (int64) in display order for a sort key.
 
     ``frame``: by clip, frame and id. ``sharpness``: sharpest first. ``yaw``/``pitch``: from most
-    negative to most positive. ``person``: by person id, faces without a person last.
+    negative to most positive. ``size``: biggest first. ``person``: by person id, faces without a person last.
     ``similarity``: most alike to ``reference_id`` first (see :func:`similarity_distance`).
     ``reverse`` flips the direction. Faces whose value is unknown (NaN, no person) always come
     last, and ties keep the frame order, so the result is deterministic.
@@ -318,6 +324,8 @@ def sort_order(table: FaceTable, key: str, reference_id: int | None = None, *, r
         values = table.yaw
     elif key == "pitch":
         values = table.pitch
+    elif key == "size":
+        values = -table.size
     elif key == "person":
         values = np.where(table.person_id >= 0, table.person_id.astype(np.float64), np.nan)
     elif key == "similarity":
