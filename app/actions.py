@@ -18,8 +18,15 @@ class Actions(NamedTuple):
     quit: QAction
     undo: QAction
     redo: QAction
+    extract: QAction
     check_clips: QAction
     start_engine: QAction
+    keep_person: QAction
+    merge_persons: QAction
+    split_faces: QAction
+    keep_best: QAction
+    show_landmarks: QAction
+    edit_landmarks: QAction
 
 
 def build_actions(parent: QWidget, undo: QAction, redo: QAction) -> Actions:
@@ -44,6 +51,21 @@ def build_actions(parent: QWidget, undo: QAction, redo: QAction) -> Actions:
         quit=act("&Quit", QKeySequence.StandardKey.Quit),
         undo=undo,
         redo=redo,
+        extract=act("&Extract Faces…", "Ctrl+E", "Queue face extraction for clips"),
         check_clips=act("&Check Clips", None, "Queue a job that checks every clip's file"),
         start_engine=act("&Start Engine", None, "Start the engine process now (it starts by itself when jobs wait)"),
+        keep_person=act("&Keep Only Selected Person", None,
+                        "Mark the person selected in the project browser as wanted and exclude every other face"),
+        merge_persons=act("&Merge Selected Persons", None, "Merge the persons selected in the browser into the first"),
+        split_faces=act("&New Person from Selected Faces…", None, "Give the faces selected in the grid a new person"),
+        keep_best=act("Keep &Best Faces…", None,
+                      "Keep N faces spread over all poses (sharpest per pose bin) and exclude the rest"),
+        show_landmarks=checkable(act("Show &Landmarks", "Ctrl+L", "Draw the 68 landmarks on the frame")),
+        edit_landmarks=checkable(act("Edit &Landmarks", "Ctrl+Shift+L",
+                                     "Drag landmarks on the frame (Shift drags a group); the crop re-derives on release")),
     )
+
+
+def checkable(action: QAction) -> QAction:
+    action.setCheckable(True)
+    return action

@@ -35,6 +35,9 @@ class ProjectDocument(QObject):
         self.store = store
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(500)
+        #: Called with the change set after every undo/redo has been applied to the store,
+        #: before views hear of it: for derived files (crops) that must follow the rows.
+        self.after_apply: list[Callable[[ChangeSet], None]] = []
 
     @classmethod
     def open(cls, path: str | Path, parent: QObject | None = None) -> ProjectDocument:

@@ -1,4 +1,4 @@
-"""MainWindow: docks and menus only; each feature lives in its own widget or presenter."""
+"""MainWindow: docks and menus only; each feature lives in its own widget and presenter."""
 
 from __future__ import annotations
 
@@ -6,28 +6,46 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
+    QInputDialog,
     QMainWindow,
     QMessageBox,
     QWidget,
 )
 
-from app.actions import Actions, build_actions
+from app.actions import build_actions
+from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
 from app.engine_client import EngineClient
-from engine.errors import FacesmithError
-from app.dialogs import PreferencesDialog, ask_role
 from app.presenters.browser_presenter import BrowserPresenter
+from app.presenters.curation_presenter import CurationPresenter
+from app.presenters.frame_presenter import FramePresenter
+from app.presenters.grid_presenter import GridPresenter
 from app.settings import load_preferences, save_preferences
+from engine.errors import FacesmithError
+from widgets.face_graph import FaceGraphWidget
+from widgets.face_grid import FaceGridPanel
+from widgets.frame_view import FrameView
+from widgets.jobs_view import JobsView
 from widgets.log_view import LogView
 from widgets.project_browser import ProjectBrowser
-from widgets.jobs_view import JobsView
+from widgets.timeline import TimelineView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.mpg *.mpeg *.m4v *.webm *.mts *.ts);;All files (*)"
+EXTRACT_HELP = {
+    "clips": 'clip names or ids as a JSON list, e.g. ["interview"]; empty: every clip (of the role)',
+    "role": "extract every clip of this role",
+    "every_nth": "scan every n-th frame (1 = every frame)",
+    "min_face": "ignore faces narrower than this many pixels",
+    "max_faces": "keep at most this many faces per frame (the largest)",
+    "face_type": "crop framing: half, mid_full, full, whole (default, with forehead), head",
+    "size": "side of the aligned crops in pixels (64-1024)",
+    "smooth": "temporal landmark smoothing along each track, 0 (off) to 1 (strong)",
+    "embed_sample": "faces per track used for the identity embedding",
+}
 
 
 class MainWindow(QMainWindow):
@@ -37,38 +55,49 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.document = document
         self.setWindowTitle(f"{document.name} — Facesmith")
-        self.resize(1280, 800)
+        self.resize(1440, 900)
         self.setAcceptDrops(True)
         self.prefs = load_preferences()
-        self.engine = EngineClient(document.root, self, auto_start=start_engine)
+        self.engine = EngineClient(document.root, self, auto_start=start_engine and self.prefs.auto_start_engine)
         self.actions = build_actions(
             self, document.undo_stack.createUndoAction(self, "&Undo"), document.undo_stack.createRedoAction(self, "&Redo")
         )
-        self.preview = QLabel("Select a clip to see its first frame.")
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(320, 240)
-        self.preview.setStyleSheet("background: #151517; color: #88888c;")
-        self.setCentralWidget(self.preview)
+        # Views
+        self.frame_view = FrameView()
+        self.frame_view.set_show_landmarks(self.prefs.show_landmarks)
+        self.setCentralWidget(self.frame_view)
         self.browser = ProjectBrowser()
+        self.timeline = TimelineView()
+        self.faces_panel = FaceGridPanel()
+        self.face_graph = FaceGraphWidget()
         self.jobs_view = JobsView()
         self.log_view = LogView()
         self.browser_dock = self._dock("Project", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.faces_dock = self._dock("Faces", self.faces_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.graph_dock = self._dock("Face Graph", self.face_graph, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.faces_dock, self.graph_dock)
+        self.faces_dock.raise_()
+        self.timeline_dock = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.jobs_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.jobs_dock.raise_()
         self.log_view.follow(document.root / "logs" / "engine.log")
+        # Presenters
         self.browser_presenter = BrowserPresenter(document, self.browser, self)
+        self.grid_presenter = GridPresenter(document, self.faces_panel, self)
+        self.frame_presenter = FramePresenter(document, self.frame_view, self.timeline, self.faces_panel.grid, self)
+        self.curation = CurationPresenter(document, self.face_graph, self)
         self._build_menus()
         self._connect()
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
-        self.resizeDocks([self.browser_dock], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([self.browser_dock, self.faces_dock], [360, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.timeline_dock, self.jobs_dock], [130, 170], Qt.Orientation.Vertical)
         self._restore_layout()
-        ids = self.browser.ids("clip")
-        if ids:
-            self.show_clip(ids[0])
+        clips = self.browser.ids("clip")
+        if clips:
+            self.frame_presenter.show_clip(clips[0])
 
     # ------------------------------------------------------------------ construction
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -91,11 +120,19 @@ class MainWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         edit.addAction(a.undo)
         edit.addAction(a.redo)
+        edit.addSeparator()
+        edit.addAction(a.edit_landmarks)
+        faces = self.menuBar().addMenu("F&aces")
+        for action in (a.keep_person, a.merge_persons, a.split_faces, None, a.keep_best):
+            faces.addSeparator() if action is None else faces.addAction(action)
         engine = self.menuBar().addMenu("E&ngine")
-        engine.addAction(a.check_clips)
-        engine.addAction(a.start_engine)
+        for action in (a.extract, a.check_clips, None, a.start_engine):
+            engine.addSeparator() if action is None else engine.addAction(action)
         view = self.menuBar().addMenu("&View")
-        for dock in (self.browser_dock, self.jobs_dock, self.log_dock):
+        view.addAction(a.show_landmarks)
+        view.addSeparator()
+        for dock in (self.browser_dock, self.faces_dock, self.graph_dock, self.timeline_dock, self.jobs_dock,
+                     self.log_dock):
             view.addAction(dock.toggleViewAction())
 
     def _connect(self) -> None:
@@ -107,8 +144,18 @@ class MainWindow(QMainWindow):
         a.relink_clips.triggered.connect(self._relink_dialog)
         a.quit.triggered.connect(self.close)
         a.preferences.triggered.connect(self._preferences)
+        a.extract.triggered.connect(self.extract_dialog)
         a.check_clips.triggered.connect(lambda: self.engine.submit("probe_clips"))
+        a.keep_person.triggered.connect(self._keep_person)
+        a.merge_persons.triggered.connect(self._merge_persons)
+        a.split_faces.triggered.connect(self._split_faces)
+        a.keep_best.triggered.connect(self._keep_best)
+        self.curation.selection_changed.connect(self._on_graph_selection)
+        self.faces_panel.grid.selection_changed.connect(self.curation.select_faces)
         a.start_engine.triggered.connect(lambda: self.engine.ensure_engine(force=True))
+        a.show_landmarks.setChecked(self.prefs.show_landmarks)
+        a.show_landmarks.toggled.connect(self.frame_view.set_show_landmarks)
+        a.edit_landmarks.toggled.connect(self.frame_view.set_edit_landmarks)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self.engine.jobs_changed.connect(self.jobs_view.update_jobs)
         self.engine.job_finished.connect(lambda _id, cs: self.document.notify(cs))
@@ -119,22 +166,57 @@ class MainWindow(QMainWindow):
         self.jobs_view.cancel_requested.connect(self._guard(self.engine.cancel))
         self.jobs_view.pause_requested.connect(self._guard(self.engine.pause))
         self.jobs_view.resume_requested.connect(self._guard(self.engine.resume))
-        self.browser_presenter.clip_chosen.connect(self.show_clip)
+        self.browser_presenter.clip_chosen.connect(self.frame_presenter.show_clip)
+        self.frame_presenter.error.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.frame_presenter.frame_shown.connect(self._on_frame_shown)
+
+    # ------------------------------------------------------------------ curation
+    def _on_graph_selection(self, ids: np.ndarray) -> None:
+        self.faces_panel.grid.select_faces(ids)
+        self.frame_view.select_faces([int(i) for i in ids])
+
+    def _guarded(self, title: str, fn) -> None:  # noqa: ANN001 - an edit that may refuse
+        try:
+            fn()
+        except (FacesmithError, ValueError) as exc:
+            QMessageBox.warning(self, title, str(exc))
+
+    def _keep_person(self) -> None:
+        chosen = self.browser.selected_ids("person")
+        if len(chosen) != 1:
+            QMessageBox.information(self, "Keep person", "Select one person in the project browser first.")
+            return
+        self._guarded("Keep person", lambda: self.curation.keep_person(chosen[0]))
+
+    def _merge_persons(self) -> None:
+        chosen = self.browser.selected_ids("person")
+        if len(chosen) < 2:
+            QMessageBox.information(self, "Merge persons", "Select two or more persons in the project browser.")
+            return
+        self._guarded("Merge persons", lambda: self.curation.merge_persons(chosen[1:], chosen[0]))
+
+    def _split_faces(self) -> None:
+        ids = [int(i) for i in self.faces_panel.grid.selected_ids()]
+        if not ids:
+            QMessageBox.information(self, "New person", "Select faces in the face grid first.")
+            return
+        name, ok = QInputDialog.getText(self, "New person", f"Name for the person of {len(ids)} faces:")
+        if ok and name.strip():
+            self._guarded("New person", lambda: self.curation.split_faces(ids, name.strip()))
+
+    def _keep_best(self) -> None:
+        total = int(self.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 0"))
+        target, ok = QInputDialog.getInt(self, "Keep best faces",
+                                         f"Faces to keep (of {total}), spread over all poses:", min(total, 2000), 1,
+                                         max(total, 1))
+        if ok:
+            self._guarded("Keep best faces", lambda: self.curation.keep_best(target))
 
     # ------------------------------------------------------------------ views
-    def show_clip(self, clip_id: int) -> None:
-        from engine.media import thumbnail
-
-        clip = self.document.store.clip(clip_id)
-        if clip.missing:
-            self.preview.setText(f"{clip.name}: the file is missing\n{clip.path}")
-            return
-        try:
-            frame = thumbnail(clip.path, clip.in_frame, max_size=max(self.preview.width(), self.preview.height(), 360))
-        except FacesmithError as exc:
-            self.preview.setText(str(exc))
-            return
-        self.preview.setPixmap(QPixmap.fromImage(_qimage(frame)))
+    def _on_frame_shown(self, clip_id: int, frame: int) -> None:
+        clip = self.frame_presenter.clip
+        if clip is not None and clip.id == clip_id:
+            self.statusBar().showMessage(f"{clip.name}  frame {frame} / {clip.frame_count - 1}")
 
     def _update_title(self, clean: bool) -> None:
         self.setWindowTitle(f"{'' if clean else '• '}{self.document.name} — Facesmith")
@@ -150,6 +232,19 @@ class MainWindow(QMainWindow):
                                   lambda store: add_clips(store, paths, role)[1])
         except FacesmithError as exc:
             QMessageBox.warning(self, "Cannot add clips", str(exc))
+
+    def extract_dialog(self) -> JobDialog:
+        """Extract… : the extraction job's parameters, preset from the preferences."""
+        initial = {"face_type": self.prefs.default_face_type, "size": self.prefs.default_crop_size}
+        clip = self.frame_presenter.clip
+        if clip is not None:
+            initial["clips"] = [clip.name]
+        dialog = JobDialog("extract", title="Extract faces", initial=initial, help=EXTRACT_HELP, parent=self,
+                           intro="Detect faces, landmarks, alignment, pose, sharpness and identity. "
+                                 "Frames already extracted are skipped.")
+        dialog.accepted.connect(lambda: self.engine.submit("extract", dialog.params))
+        dialog.open()
+        return dialog
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -261,8 +356,10 @@ class MainWindow(QMainWindow):
         settings = QSettings()
         settings.setValue("main_window/geometry", self.saveGeometry())
         settings.setValue("main_window/state", self.saveState())
-        self.engine.shutdown()
+        self.engine.shutdown(timeout_ms=int(self.prefs.quit_timeout_s * 1000))
         self.browser_presenter.close()
+        self.frame_presenter.close()
+        self.grid_presenter.close()
         self.document.close()
         super().closeEvent(event)
 
@@ -271,9 +368,3 @@ def remember_project(root: Path) -> None:
     settings = QSettings()
     recent = [p for p in (settings.value("recent_projects") or []) if p != str(root)]
     settings.setValue("recent_projects", [str(root), *recent][:10])
-
-
-def _qimage(rgb: np.ndarray) -> QImage:
-    rgb = np.ascontiguousarray(rgb)
-    h, w, _ = rgb.shape
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()

@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.jobs import cli as jobs_cli
 
     jobs_cli.register(sub)
+    __import__("engine.swap.cli", fromlist=["register"]).register(sub)  # facesmith train
+    __import__("engine.masks.cli", fromlist=["register"]).register(sub)  # facesmith xseg ...
+    __import__("engine.curation.cli", fromlist=["register"]).register(sub)  # facesmith coverage
+    __import__("engine.extract.cli", fromlist=["register"]).register(sub)  # facesmith extract
     return parser
 
 

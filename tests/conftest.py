@@ -71,3 +71,63 @@ def project(tmp_path: Path):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- extraction (issue: extraction) ---------------------------------------------------
+#: The roles of the GRID clips in the extracted session project: two speakers to put in,
+#: two pieces of footage to change.
+EXTRACTED_ROLES = {"bbaf2n": "src", "id2_vcd_swwp2s": "src", "lbax4n": "dst", "sbwe5n": "dst"}
+
+
+class ExtractedProject:
+    """The session's extracted project (see :func:`extracted_project`).
+
+    Attributes
+    ----------
+    root : the project folder; open it with ``ProjectStore.open(root)`` (read only, please:
+        tests that change it work on :meth:`copy`).
+    job : the finished ``extract`` job (its ``result`` holds message and data).
+    clips : clip name -> clip id.
+    """
+
+    def __init__(self, root: Path, job: object, clips: dict[str, int]) -> None:
+        self.root = root
+        self.job = job
+        self.clips = clips
+
+    def copy(self, dest: Path) -> Path:
+        """A private copy of the project folder (the database and the crops) at ``dest``."""
+        target = dest / self.root.name
+        shutil.copytree(self.root, target)
+        return target
+
+
+@pytest.fixture(scope="session")
+def extracted_project(tmp_path_factory: pytest.TempPathFactory, sample_clips: dict[str, Path]) -> ExtractedProject:
+    """A project with the four GRID clips (``EXTRACTED_ROLES``), extracted once per session
+    by the real ``extract`` job (default parameters) through the real worker."""
+    from engine.jobs.queue import JobQueue
+    from engine.jobs.worker import Worker
+    from engine.project.clips import add_clips
+    from engine.project.store import ProjectStore
+
+    store = ProjectStore.create(tmp_path_factory.mktemp("extracted") / "Grid")
+    root = store.root
+    try:
+        for role in ("src", "dst"):
+            add_clips(store, [sample_clips[n] for n, r in EXTRACTED_ROLES.items() if r == role], role)
+        clips = {c.name: c.id for c in store.clips()}
+        job = JobQueue(store).enqueue("extract", {})
+    finally:
+        store.close()
+    worker = Worker(root, only_job=job.id, log_to_stderr=False)
+    worker.run()
+    done = worker.last_job
+    assert done is not None and done.state == "done", done and (done.state, done.error_text)
+    return ExtractedProject(root, done, clips)
+
+
+@pytest.fixture
+def extracted_copy(tmp_path: Path, extracted_project: ExtractedProject) -> Path:
+    """A private, changeable copy of :func:`extracted_project`'s folder."""
+    return extracted_project.copy(tmp_path)

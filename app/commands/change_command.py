@@ -32,11 +32,16 @@ class ChangeSetCommand(QUndoCommand):
 
     def redo(self) -> None:
         if self._pushed:
-            self._document.store.apply(self.changes)
+            self._apply(self.changes)
         self._pushed = True
         self._document.notify(self.changes)
 
     def undo(self) -> None:
         inverse = self.changes.inverse()
-        self._document.store.apply(inverse)
+        self._apply(inverse)
         self._document.notify(inverse)
+
+    def _apply(self, changes: ChangeSet) -> None:
+        self._document.store.apply(changes)
+        for hook in self._document.after_apply:
+            hook(changes)

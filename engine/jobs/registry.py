@@ -91,7 +91,16 @@ def kinds() -> dict[str, JobKind[Any]]:
 
 
 def get_kind(name: str) -> JobKind[Any]:
-    load_kinds()
+    """The kind ``name``. Its module (``engine.jobs.kinds.<name>``) is imported alone when it
+    exists: a worker running ``noop`` jobs must not pay for importing torch."""
+    if name not in _KINDS and name.isidentifier():
+        try:
+            importlib.import_module(f"engine.jobs.kinds.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"engine.jobs.kinds.{name}":
+                raise
+    if name not in _KINDS:
+        load_kinds()
     try:
         return _KINDS[name]
     except KeyError:

@@ -196,3 +196,13 @@ def _wait(cond, timeout: float = 10.0) -> None:
 
 def _wait_state(queue: JobQueue, job_id: int, state: str, timeout: float = 10.0) -> None:
     _wait(lambda: queue.job(job_id).state == state, timeout)
+
+
+def test_a_kind_is_loaded_without_the_heavy_others() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from engine.jobs.registry import get_kind; get_kind('noop'); "
+            "print('torch' in sys.modules, 'engine.jobs.kinds.extract' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -1,0 +1,29 @@
+"""``extract``: faces from clips, linked into tracks and grouped into persons.
+
+The pipeline is :mod:`engine.extract`; this module declares the job kind. Extraction is
+exclusive (it keeps every core busy) and resumable without a checkpoint of its own:
+frames already stored are skipped, and the phases after the scan redo only what is
+missing, so a pause, a shutdown or a killed engine all continue where they were.
+"""
+
+from __future__ import annotations
+
+from engine.extract.params import ExtractParams
+from engine.jobs.context import JobContext
+from engine.jobs.registry import JobResult, job_kind
+from engine.project.changes import ChangeSet
+
+
+@job_kind("extract", ExtractParams, exclusive=True, resumable=True,
+          description="find faces in clips: crops, landmarks, pose, tracks and persons")
+def run_extract(ctx: JobContext, p: ExtractParams) -> JobResult:
+    from engine.extract.pipeline import run_extraction
+
+    out = run_extraction(ctx, p, since=ctx.job.started_at)
+    changes = ChangeSet.bulk("faces", out.touched, label="Extract faces")
+    if out.persons.new_persons or out.reference is not None:
+        persons = set(out.persons.new_persons)
+        if out.reference is not None and out.reference.person_id is not None:
+            persons.add(out.reference.person_id)
+        changes = changes.merged(ChangeSet.bulk("persons", persons))
+    return JobResult(changes=changes, message=out.message(), data=out.data())
