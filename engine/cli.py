@@ -173,10 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.jobs import cli as jobs_cli
 
     jobs_cli.register(sub)
-    __import__("engine.swap.cli", fromlist=["register"]).register(sub)  # facesmith train
-    __import__("engine.masks.cli", fromlist=["register"]).register(sub)  # facesmith xseg ...
-    __import__("engine.curation.cli", fromlist=["register"]).register(sub)  # facesmith coverage
-    __import__("engine.extract.cli", fromlist=["register"]).register(sub)  # facesmith extract
+    from engine.curation import cli as curation_cli
+    from engine.extract import cli as extract_cli
+    from engine.masks import cli as masks_cli
+    from engine.swap import cli as swap_cli
+
+    extract_cli.register(sub)  # facesmith extract
+    swap_cli.register(sub)  # facesmith train
+    masks_cli.register(sub)  # facesmith xseg ...
+    curation_cli.register(sub)  # facesmith coverage
     return parser
 
 

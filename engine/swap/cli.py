@@ -1,0 +1,95 @@
+"""``facesmith train``: queue a swap-model training job and (usually) run it here.
+
+With no worker running on the project, the job runs in the foreground with a progress
+bar, like ``facesmith run``; Ctrl+C checkpoints it and leaves it queued, so ``facesmith
+worker`` (or the editor) continues it. With a worker running, or ``--queue-only``, it is
+only queued. Everything is checked before the job is queued: a bad option or a model
+whose shape differs from the request changes nothing in the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    from engine.jobs.registry import parse_cli_params
+
+    p: dict[str, Any] = {}
+    for name in ("preset", "arch", "resolution", "face_type", "iterations", "model", "batch_size", "lr",
+                 "optimizer", "pretrain", "name", "device", "seed", "preview_every"):
+        value = getattr(args, name)
+        if value is not None:
+            p[name] = value
+    if args.devices != 1:
+        p["devices"] = args.devices
+    if args.checkpoint_minutes is not None:
+        p["checkpoint_every_s"] = args.checkpoint_minutes * 60.0
+    if args.set:
+        p["train"] = parse_cli_params(args.set)
+    return p
+
+
+def _busy_worker(store: Any) -> int | None:
+    """The id of a job a live worker is running on this project, if any."""
+    from engine.jobs.queue import STALE_AFTER_S
+
+    row = store.connection.execute(
+        "SELECT id FROM jobs WHERE state = 'running' AND heartbeat_at > ? ORDER BY id LIMIT 1",
+        (time.time() - STALE_AFTER_S,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from engine.jobs.cli import run_in_foreground
+    from engine.jobs.queue import JobQueue
+    from engine.jobs.registry import get_kind
+    from engine.project.store import ProjectStore
+
+    params = _params(args)
+    with ProjectStore.open(args.project) as store:
+        req = get_kind("train_swap").parse(params)  # refuses bad options (JobError)
+        if req.model is not None:
+            from engine.swap.session import check_request
+
+            check_request(store, req)  # refuses a model of another shape
+        job = JobQueue(store).enqueue("train_swap", params)
+        busy = None if args.queue_only else _busy_worker(store)
+    what = f"model {req.model}" if req.model is not None else "a new model"
+    if args.queue_only:
+        print(f"queued job {job.id} (train_swap, {what})")
+        return 0
+    if busy is not None:
+        print(f"queued job {job.id} (train_swap, {what}); a worker is running job {busy} on this project "
+              "and will run it after that")
+        return 0
+    return run_in_foreground(args.project, job.id, label="train", quiet=args.quiet)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a swap model on the project's src and dst faces")
+    p.add_argument("project")
+    p.add_argument("--preset", help="fast-64, dfl-128 (default), dfl-256, df-128, liae-udt-224")
+    p.add_argument("--arch", help="df or liae with options u, d, t (e.g. liae-ud, df-udt)")
+    p.add_argument("--resolution", type=int, help="crop size of the model, 64-512")
+    p.add_argument("--face-type", dest="face_type", help="half, mid_full, full, whole, head (or f, wf, ...)")
+    p.add_argument("--iterations", type=int, help="stop at this iteration (0: until stopped)")
+    p.add_argument("--devices", type=int, default=1, help="train on N devices with DDP (torchrun)")
+    p.add_argument("--model", type=int, help="continue this model (its id) instead of starting a new one")
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="faces per identity per step (all devices)")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", choices=("adabelief", "adamw"))
+    p.add_argument("--pretrain", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on any faces; --no-pretrain on a pretrained model resets its inter layers")
+    p.add_argument("--name", help="the new model's name")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float, help="minutes between checkpoints")
+    p.add_argument("--preview-every", dest="preview_every", type=int, help="iterations between preview images")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}")
+    p.add_argument("--queue-only", action="store_true", help="only queue the job")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)

@@ -1,0 +1,150 @@
+"""What a user asks of a training run (the ``train_swap`` job's parameters), and how it
+becomes a model shape and training settings.
+
+Every field is optional: ``None`` means "the preset's value" for a new model and "what
+the model was trained with" for a continued one. A continued model's *shape* can never
+change: a request that names another resolution, face type, architecture or width than
+the model has is refused with a message saying what the model is (:func:`check_model`),
+because silently training something else than asked is worse than stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.swap.config import (
+    DEFAULT_PRESET,
+    ModelConfig,
+    SwapConfigError,
+    TrainConfig,
+    get_preset,
+    parse_arch,
+)
+
+#: DeepFaceLab's short and long face-type names, accepted on the command line.
+_FACE_TYPE_NAMES = {"h": "half", "mf": "mid_full", "f": "full", "wf": "whole", "half_face": "half",
+                    "midfull_face": "mid_full", "full_face": "full", "whole_face": "whole"}
+_SHAPE_FIELDS = ("resolution", "face_type", "ae_dims", "e_dims", "d_dims", "d_mask_dims")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Parameters of a ``train_swap`` job.
+
+    Attributes
+    ----------
+    preset : a name from :data:`engine.swap.config.PRESETS` (default ``dfl-128``).
+    arch : ``df``/``liae`` with options, e.g. ``liae-ud``.
+    model : continue this model (its id); None starts a new one.
+    iterations : stop at this iteration (0 = train until stopped).
+    devices : >1 trains with DDP over that many devices (launched through torchrun).
+    device : ``cpu``, ``cuda`` or ``cuda:N``; default CUDA when available.
+    checkpoint_every_s : seconds between checkpoints (also saved on pause/cancel/stop).
+    preview_every, metric_every : iterations between preview images / metric rows.
+    keep_backups, keep_hourly : backup rotation (last N, plus one per hour).
+    train : further :class:`TrainConfig` settings, e.g. ``{"ct_mode": "rct", "loss": {"mse": 5}}``.
+    fault_nan_at : testing aid: make this iteration's loss NaN once.
+    """
+
+    preset: str | None = None
+    arch: str | None = None
+    resolution: int | None = None
+    face_type: str | None = None
+    ae_dims: int | None = None
+    e_dims: int | None = None
+    d_dims: int | None = None
+    d_mask_dims: int | None = None
+    model: int | None = None
+    name: str | None = None
+    iterations: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    pretrain: bool | None = None
+    src_person: int | None = None
+    dst_person: int | None = None
+    devices: int = 1
+    device: str | None = None
+    seed: int | None = None
+    checkpoint_every_s: float = 600.0
+    preview_every: int = 500
+    metric_every: int = 10
+    keep_backups: int = 2
+    keep_hourly: int = 12
+    compile: bool = False
+    train: dict[str, Any] = field(default_factory=dict)
+    fault_nan_at: int | None = None
+
+    def __post_init__(self) -> None:
+        # Raised as ValueError so the job registry refuses the job when it is queued.
+        if not 1 <= self.devices <= 64:
+            raise ValueError(f"devices must be 1-64, got {self.devices}")
+        if self.checkpoint_every_s < 0.1:
+            raise ValueError(f"checkpoint_every_s must be >= 0.1, got {self.checkpoint_every_s}")
+        if self.preview_every < 0 or self.metric_every < 1:
+            raise ValueError("preview_every must be >= 0 and metric_every >= 1")
+        if self.iterations is not None and self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if self.keep_backups < 0 or self.keep_hourly < 0:
+            raise ValueError("keep_backups and keep_hourly must be >= 0")
+        try:
+            model_cfg, train_cfg = self.new_configs()
+        except SwapConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if train_cfg.batch_size % self.devices:
+            raise ValueError(f"batch size {train_cfg.batch_size} must be a multiple of devices ({self.devices})")
+
+    # ------------------------------------------------------------------ resolving
+    def train_overrides(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in ("batch_size", "lr", "optimizer", "pretrain") if getattr(self, k) is not None}
+        out.update(self.train)
+        return out
+
+    def shape_overrides(self) -> dict[str, Any]:
+        """The model-shape fields this request names explicitly (preset included)."""
+        out: dict[str, Any] = {}
+        if self.preset is not None:
+            out.update(get_preset(self.preset).model.to_json())
+        if self.arch is not None:
+            arch, opts = parse_arch(self.arch)
+            out.update(arch=arch, options=opts)
+        out.update({k: getattr(self, k) for k in _SHAPE_FIELDS if getattr(self, k) is not None})
+        if "face_type" in out:
+            out["face_type"] = _FACE_TYPE_NAMES.get(str(out["face_type"]).lower(), out["face_type"])
+        return out
+
+    def new_configs(self) -> tuple[ModelConfig, TrainConfig]:
+        """Model shape and training settings for a *new* model."""
+        preset = get_preset(self.preset or DEFAULT_PRESET)
+        base = preset.model.to_json()
+        shape = self.shape_overrides()
+        model_cfg = ModelConfig(**{**base, **shape})
+        return model_cfg, preset.train.updated(self.train_overrides())
+
+    def continued_configs(self, model_id: int, saved_model: ModelConfig, saved_train: TrainConfig
+                          ) -> tuple[ModelConfig, TrainConfig]:
+        """Settings for continuing a model: its shape (checked against the request) and
+        its last training settings with this request's changes."""
+        check_model(model_id, saved_model, self.shape_overrides())
+        return saved_model, saved_train.updated(self.train_overrides())
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def describe(cfg: ModelConfig) -> str:
+    return (f"{cfg.arch_string} {cfg.resolution} px {cfg.face_type.replace('_', '-')} face "
+            f"(ae {cfg.ae_dims}, e {cfg.e_dims}, d {cfg.d_dims}, mask {cfg.d_mask_dims})")
+
+
+def check_model(model_id: int | str, model: ModelConfig, requested: dict[str, Any]) -> None:
+    """Refuse a request whose model shape differs from the model's, naming both."""
+    have = model.to_json()
+    wrong = [f"{k} {requested[k]!r} (the model has {have[k]!r})" for k in have
+             if k in requested and requested[k] != have[k]]
+    if wrong:
+        raise SwapConfigError(
+            f"model {model_id} is a {describe(model)}; the request asks for " + ", ".join(wrong)
+            + ". A model's shape cannot change: leave these options out to continue it, or start a new model")

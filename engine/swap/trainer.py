@@ -1,0 +1,327 @@
+"""The swap trainer: model, optimiser, batches and one training step, plus its state.
+
+:class:`Trainer` is the part of training that is the same in a job, a DDP rank, a test
+and a benchmark. It owns no timers and no database: the loop around it
+(:mod:`engine.swap.session`) decides when to save, preview, stop or roll back.
+
+Device choices (``ARCHITECTURE.md`` section 6, ``REFERENCE.md`` Part F 5):
+
+- CUDA: bf16 autocast (tensor cores), channels_last activations and weights, fused
+  AdamW, optional ``torch.compile`` of the network.
+- CPU: float32 and contiguous NCHW. channels_last was measured here: slightly faster at
+  64 px, nearly 3x slower at 128 px (pixel shuffle and concatenation fall back to slow
+  paths), so it stays off on CPU.
+
+Under DDP every rank draws the indices and augmentation of the *global* batch from the
+same generator and trains on its slice; DDP averages the gradients, so N devices train
+exactly like one device on the same batches.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from engine.swap import augment
+from engine.swap.archs import SwapNet, build_model
+from engine.swap.checkpoint import Checkpoint, CheckpointError
+from engine.swap.config import ModelConfig, TrainConfig
+from engine.swap.dataset import FaceSet, Sampler
+from engine.swap.losses import SwapLoss
+from engine.swap.optim import CollapseGuard, lr_at, make_optimizer
+
+#: Loss-history points kept in the state; older halves are merged pairwise beyond it.
+HISTORY_MAX = 20_000
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in a DDP group (``world == 1``: no DDP)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+class StepLosses(NamedTuple):
+    """Losses of one step on this rank (0-d tensors, not yet synchronised)."""
+
+    src: Tensor
+    dst: Tensor
+
+
+def _rng_to_text(state: Tensor) -> str:
+    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
+
+
+def _rng_from_text(text: str) -> Tensor:
+    return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy())
+
+
+class Trainer:
+    """Trains one swap model on a src and a dst face set.
+
+    Parameters
+    ----------
+    model_cfg, train_cfg : the model's shape and this session's settings.
+    src, dst : face sets already on ``device``.
+    seed : seeds the initial weights and the batch generator.
+    target : the target iteration (for the cosine schedule; 0 = none).
+    dist : DDP position; the network is wrapped in DDP when ``dist.world > 1``.
+    compile : ``torch.compile`` the network (CUDA only; ignored on CPU).
+    """
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, src: FaceSet, dst: FaceSet, *,
+                 device: torch.device | str = "cpu", seed: int = 0, target: int = 0,
+                 dist: DistInfo | None = None, compile: bool = False) -> None:
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
+        self.model_cfg = model_cfg
+        self.dist = dist or DistInfo()
+        self.seed = seed
+        self.target = target
+        self.src, self.dst = src, dst
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model: SwapNet = build_model(model_cfg)
+        self.model.to(self.device)
+        if self.cuda:
+            self.model.to(memory_format=torch.channels_last)
+        self.net: nn.Module = self.model
+        self._compile = compile and self.cuda
+        self.gen = torch.Generator(device=self.device).manual_seed(seed)
+        self.iteration = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+        self.history: dict[str, Any] = {"every": 1, "src": [], "dst": []}
+        self.guard = CollapseGuard()
+        self.fault_nan_at: int | None = None
+        self.configure(train_cfg)
+
+    # ------------------------------------------------------------------ setup
+    def configure(self, train_cfg: TrainConfig) -> None:
+        """(Re)build what depends on the training settings: samplers, loss, optimiser."""
+        self.train_cfg = train_cfg
+        eff = train_cfg.effective()
+        self.eff = eff
+        if eff.batch_size % self.dist.world:
+            raise ValueError(f"batch size {eff.batch_size} does not split over {self.dist.world} devices")
+        self.local_batch = eff.batch_size // self.dist.world
+        self._make_samplers()
+        common = {"rotation_deg": eff.rotation_deg, "scale_min": eff.scale_min, "scale_max": eff.scale_max,
+                  "shift": eff.shift, "random_warp": eff.random_warp}
+        self.src_aug = augment.AugmentSpec(flip=eff.flip_src, hsv_power=eff.hsv_power, **common)
+        self.dst_aug = augment.AugmentSpec(flip=eff.flip_dst, **common)
+        self.loss_fn = SwapLoss(self.model_cfg.resolution, eff.loss, masked=eff.masked_training,
+                                eyes_mouth=eff.eyes_mouth_prio).to(self.device)
+        # LIAE without random warp keeps inter_AB fixed, as SAEHD does: the shared code
+        # stays what the warped training taught it.
+        frozen = not eff.random_warp and self.model_cfg.arch == "liae" and not eff.pretrain
+        for p in getattr(self.model, "inter_AB", nn.Identity()).parameters():
+            p.requires_grad_(not frozen)
+        self.optimizer = make_optimizer(self.model.parameters(), eff, self.device)
+        self._wrap()
+
+    def _make_samplers(self) -> None:
+        eff = self.eff
+        self.src_sampler = Sampler(self.src.yaw, seed=self.seed * 2 + 1, uniform_yaw=eff.uniform_yaw, bins=eff.yaw_bins)
+        self.dst_sampler = Sampler(self.dst.yaw, seed=self.seed * 2 + 2, uniform_yaw=eff.uniform_yaw, bins=eff.yaw_bins)
+
+    def _wrap(self) -> None:
+        net: nn.Module = self.model
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.cuda else None
+            net = DDP(self.model, device_ids=ids, gradient_as_bucket_view=True)
+        self._optimizer_step = self.optimizer.step
+        if self._compile:
+            net = torch.compile(net)  # type: ignore[assignment]
+            # AdaBelief's multi-tensor update is ~9 memory-bound passes over the weights
+            # (~4 ms for 145M parameters on an H100); compiled, it fuses into a few kernels.
+            self._optimizer_step = torch.compile(self.optimizer.step, fullgraph=False)
+        self.net = net
+
+    # ------------------------------------------------------------------ batches
+    def _fmt(self, x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
+
+    def next_batches(self) -> tuple[augment.Batch, augment.Batch]:
+        """The augmented src and dst batches of the next step (this rank's slice)."""
+        g, n = self.gen, self.eff.batch_size
+        sl = slice(self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch)
+        src_idx = self.src_sampler.draw(n, g)[sl]
+        dst_idx = self.dst_sampler.draw(n, g)[sl]
+        src_p = augment.draw_params(self.src_aug, n, g, self.device).slice(sl)
+        dst_p = augment.draw_params(self.dst_aug, n, g, self.device).slice(sl)
+        ct = None
+        if self.eff.ct_mode == "rct":
+            ct_idx = torch.randint(len(self.dst), (n,), generator=g, device=self.device)[sl]
+            ct = (self.dst.images[ct_idx], self.dst.masks[ct_idx])
+        mode = "bicubic" if self.cuda else "bilinear"
+        bs = augment.apply(self.src.images[src_idx], self.src.masks[src_idx], src_p, ct_source=ct, mode=mode)
+        bd = augment.apply(self.dst.images[dst_idx], self.dst.masks[dst_idx], dst_p, mode=mode)
+        return (augment.Batch(*(self._fmt(t) for t in bs)), augment.Batch(*(self._fmt(t) for t in bd)))
+
+    # ------------------------------------------------------------------ step
+    @property
+    def lr(self) -> float:
+        return lr_at(self.iteration, self.eff, target=self.target, scale=self.lr_scale)
+
+    def compute_losses(self, bs: augment.Batch, bd: augment.Batch) -> tuple[Tensor, StepLosses]:
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            out = self.net(bs.input, bd.input)
+        ls = self.loss_fn(out.src, out.src_mask, bs.target, bs.mask, bs.eyes_mouth)
+        ld = self.loss_fn(out.dst, out.dst_mask, bd.target, bd.mask, bd.eyes_mouth)
+        return ls.total + ld.total, StepLosses(ls.total.detach(), ld.total.detach())
+
+    def step(self, batches: tuple[augment.Batch, augment.Batch] | None = None) -> StepLosses:
+        """One optimisation step on the next batches; does not advance ``iteration``
+        (the loop does that once the losses passed the collapse guard)."""
+        bs, bd = batches if batches is not None else self.next_batches()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.net.train()
+        loss, parts = self.compute_losses(bs, bd)
+        if self.fault_nan_at is not None and self.iteration + 1 == self.fault_nan_at:
+            self.fault_nan_at = None  # one-shot: a test's injected fault
+            loss = loss * float("nan")
+            parts = StepLosses(parts.src * float("nan"), parts.dst)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.eff.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
+                                           self.eff.clip_grad, foreach=True)
+        self._optimizer_step()
+        return parts
+
+    def record(self, src_loss: float, dst_loss: float) -> None:
+        """Append one step's (synchronised) losses to the history, bounded in length."""
+        h = self.history
+        h.setdefault("_acc", [0.0, 0.0, 0])
+        acc = h["_acc"]
+        acc[0] += src_loss
+        acc[1] += dst_loss
+        acc[2] += 1
+        if acc[2] >= h["every"]:
+            h["src"].append(round(acc[0] / acc[2], 6))
+            h["dst"].append(round(acc[1] / acc[2], 6))
+            h["_acc"] = [0.0, 0.0, 0]
+            if len(h["src"]) > HISTORY_MAX:
+                for k in ("src", "dst"):
+                    v = h[k]
+                    h[k] = [round((v[i] + v[i + 1]) / 2, 6) for i in range(0, len(v) - 1, 2)]
+                h["every"] *= 2
+
+    # ------------------------------------------------------------------ preview
+    @torch.no_grad()
+    def preview(self, rows: int = 4) -> np.ndarray:
+        """Preview grid (RGB uint8): one row per face; columns src, src->src, dst,
+        dst->dst, dst->src, on the unaugmented crops of fixed faces."""
+        self.model.eval()
+        try:
+            si = torch.tensor(self.src.preview_indices(rows), device=self.device)
+            di = torch.tensor(self.dst.preview_indices(rows), device=self.device)
+            k = min(len(si), len(di))
+            src = self._fmt(augment.to_float(self.src.images[si[:k]]))
+            dst = self._fmt(augment.to_float(self.dst.images[di[:k]]))
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+                out = self.model(src, dst)
+                swapped = self.model.swap(dst).swapped
+            cols = [src, out.src.float(), dst, out.dst.float(), swapped.float()]
+            rows_img = [torch.cat([c[i] for c in cols], dim=2) for i in range(k)]
+            grid = torch.cat(rows_img, dim=1)
+            return (grid.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+        finally:
+            self.model.train()
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state for :func:`engine.swap.checkpoint.save` (with the weights
+        from :meth:`weights` and the optimiser from :meth:`optimizer_state`)."""
+        rng = {"generator": _rng_to_text(self.gen.get_state()), "torch_cpu": _rng_to_text(torch.get_rng_state())}
+        if self.cuda:
+            rng["torch_cuda"] = _rng_to_text(torch.cuda.get_rng_state(self.device))
+        hist = {k: v for k, v in self.history.items() if k != "_acc"}
+        return {
+            "kind": "swap",
+            "iteration": self.iteration,
+            "model_config": self.model_cfg.to_json(),
+            "train_config": self.train_cfg.to_json(),
+            "seed": self.seed,
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
+            "samplers": {"src": self.src_sampler.drawn, "dst": self.dst_sampler.drawn},
+            "loss_history": hist,
+            "guard": self.guard.state(),
+            "rng": rng,
+        }
+
+    def weights(self) -> dict[str, Tensor]:
+        return self.model.state_dict()
+
+    def optimizer_state(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def load(self, ckpt: Checkpoint, *, restore_optimizer: bool = True) -> bool:
+        """Continue exactly from ``ckpt``: weights, optimiser, iteration, RNG, history.
+
+        Returns whether the optimiser state was restored: it is not when the file is
+        absent (hourly backups) or was made by another optimiser or parameter set.
+        """
+        st = ckpt.state
+        saved = ModelConfig.from_json(st["model_config"])
+        if saved != self.model_cfg:
+            raise CheckpointError(f"{ckpt.path}: the checkpoint is a {saved.arch_string} {saved.resolution} px model, "
+                                  f"not the {self.model_cfg.arch_string} {self.model_cfg.resolution} px one expected")
+        try:
+            self.model.load_state_dict(ckpt.weights, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{ckpt.path}: weights do not fit the model ({str(exc).splitlines()[0]})") from None
+        self.iteration = int(st["iteration"])
+        self.lr_scale = float(st.get("lr_scale", 1.0))
+        self.rollbacks = int(st.get("rollbacks", 0))
+        seed = int(st.get("seed", self.seed))
+        if seed != self.seed:
+            self.seed = seed
+            self._make_samplers()
+        self.history = {"every": 1, "src": [], "dst": [], **st.get("loss_history", {})}
+        self.guard.load_state(st.get("guard", []))
+        samplers = st.get("samplers", {})
+        self.src_sampler.drawn = int(samplers.get("src", 0))
+        self.dst_sampler.drawn = int(samplers.get("dst", 0))
+        rng = st.get("rng", {})
+        if "generator" in rng:
+            self.gen.set_state(_rng_from_text(rng["generator"]))
+        if "torch_cpu" in rng:
+            torch.set_rng_state(_rng_from_text(rng["torch_cpu"]))
+        if self.cuda and "torch_cuda" in rng:
+            torch.cuda.set_rng_state(_rng_from_text(rng["torch_cuda"]), self.device)
+        same_kind = st.get("train_config", {}).get("optimizer") == self.eff.optimizer
+        if restore_optimizer and ckpt.optimizer is not None and same_kind:
+            try:
+                self.optimizer.load_state_dict(ckpt.optimizer)
+                return True
+            except (ValueError, KeyError, RuntimeError):
+                pass  # another parameter set (inter_AB frozen or not): start the moments afresh
+        return False
+
+    def reset_after_pretraining(self) -> None:
+        """End pretraining as SAEHD does: new inter layers, iteration 0, fresh optimiser."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + 1)
+            self.model.reset_inters()
+        self.iteration = 0
+        self.history = {"every": 1, "src": [], "dst": []}
+        self.guard = CollapseGuard()
+        self.configure(dataclasses.replace(self.train_cfg, pretrain=False))
