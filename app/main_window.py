@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.curation = CurationPresenter(document, self.face_graph, self)
         self._build_menus()
         self._connect()
+        # Workspaces: each installs its docks, menus and presenter (one line each).
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
         self.resizeDocks([self.browser_dock, self.faces_dock], [360, 420], Qt.Orientation.Horizontal)
