@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
@@ -38,6 +40,7 @@ class ProjectDocument(QObject):
         #: Called with the change set after every undo/redo has been applied to the store,
         #: before views hear of it: for derived files (crops) that must follow the rows.
         self.after_apply: list[Callable[[ChangeSet], None]] = []
+        self._face_columns: dict[str, np.ndarray] | None = None
 
     @classmethod
     def open(cls, path: str | Path, parent: QObject | None = None) -> ProjectDocument:
@@ -66,7 +69,16 @@ class ProjectDocument(QObject):
     def notify(self, changes: ChangeSet) -> None:
         """Tell every view what changed (a job result, an undo, an import)."""
         if changes:
+            if changes.touches("faces", "clips", "masks", "persons"):
+                self._face_columns = None
             self.changed.emit(changes)
+
+    def face_columns(self) -> dict[str, np.ndarray]:
+        """The project's faces as columns, shared by the grid, the graph and the timeline
+        (loaded once per change rather than once per view; treat the arrays as read-only)."""
+        if self._face_columns is None:
+            self._face_columns = self.store.face_columns()
+        return self._face_columns
 
     def close(self) -> None:
         self.undo_stack.clear()

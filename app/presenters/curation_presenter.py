@@ -38,7 +38,7 @@ class CurationPresenter(QObject):
         self.reload()
 
     def reload(self) -> None:
-        cols = self.document.store.face_columns()
+        cols = self.document.face_columns()
         keep = ~cols["excluded"]
         self.graph.set_points(GraphPoints.build(
             ids=cols["id"][keep], role=cols["role"][keep], yaw=cols["yaw"][keep], pitch=cols["pitch"][keep],

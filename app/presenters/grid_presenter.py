@@ -53,7 +53,7 @@ class GridPresenter(QObject):
         self.reload()
 
     def reload(self) -> None:
-        self.grid.set_faces(face_table(self.document.store.face_columns()))
+        self.grid.set_faces(face_table(self.document.face_columns()))
 
     def set_excluded(self, ids: np.ndarray, excluded: bool) -> None:
         ids = [int(i) for i in np.asarray(ids).ravel()]
