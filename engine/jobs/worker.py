@@ -151,6 +151,10 @@ class Worker:
                 "lost": ("lost", ""),
             }[stop.reason]
             log.info("job %s stopped: %s", job.id, stop.reason)
+            if stop.reason == "shutdown":
+                # Asked to shut down through the row (the editor quitting): the job is back
+                # in the queue, and this worker must not claim it again.
+                self.shutdown.set()
         except Exception:
             error = traceback.format_exc()
             state, status = "failed", error.strip().splitlines()[-1][:200]

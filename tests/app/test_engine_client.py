@@ -89,3 +89,17 @@ def test_quitting_sends_the_running_job_back_to_the_queue(qtbot, root: Path) -> 
     with ProjectStore.open(root) as store:
         row = store.query("SELECT state, checkpoint FROM jobs WHERE id = ?", (job.id,))[0]
     assert row["state"] == "queued" and '"next_step"' in row["checkpoint"]
+
+
+def test_quitting_stops_the_engine_promptly_and_it_does_not_reclaim_the_job(qtbot, root: Path) -> None:
+    import time
+
+    client = EngineClient(root)
+    job = client.submit("noop", {"steps": 2000, "step_s": 0.01})
+    qtbot.waitUntil(lambda: client.queue.job(job.id).progress > 0.01, timeout=10_000)
+    t = time.monotonic()
+    client.shutdown(timeout_ms=8000)
+    assert time.monotonic() - t < 3.0  # the worker exits by itself, no terminate/kill needed
+    with ProjectStore.open(root) as store:
+        state, progress = store.query("SELECT state, progress FROM jobs WHERE id = ?", (job.id,))[0]
+    assert state == "queued" and progress < 0.5
