@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import mask_workspace
+from app import training_workspace
 from app.actions import build_actions
 from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
@@ -91,6 +93,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         # Workspaces: each installs its docks, menus and presenter (one line each).
+        self.mask_workspace = mask_workspace.install(self)
+        self.training_workspace = training_workspace.install(self)
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
         self.resizeDocks([self.browser_dock, self.faces_dock], [360, 420], Qt.Orientation.Horizontal)

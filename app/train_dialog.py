@@ -1,0 +1,1045 @@
+"""TrainDialog: queue a swap-model training job (Train ▸ Train Swap Model…, Ctrl+T).
+
+The important choices come first: a new model from a preset (architecture, resolution,
+face type, dims) or an existing model to continue; which faces train; the target, batch
+size and device. Every other option of the trainer sits in the tabs beside them, each
+with a tooltip saying what it does to the model. A coverage warning appears when the
+chosen src faces leave dst poses uncovered (the face graph's gaps).
+
+The job's parameters are kept *sparse*: only what differs from the preset (or from the
+continued model's last settings) goes into the job, so the equivalent command line shown
+at the bottom stays short, and it is exactly the same job (a test parses it with the
+real ``facesmith`` parser). The dialog reads nothing itself: the workspace hands it the
+models, persons, face columns and devices as plain values (:class:`TrainInputs`).
+
+Inputs are built from one table of :class:`FieldSpec` (:data:`TRAIN_TABS`), so a new
+trainer option is one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeySequence, QShortcut, QTextOption, QValidator
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.curation.coverage import compute_coverage
+from engine.errors import FacesmithError
+from engine.jobs.registry import get_kind
+from engine.project.models import Model
+from engine.swap.config import DEFAULT_PRESET, PRESETS, ModelConfig, TrainConfig, get_preset
+from engine.swap.request import TrainRequest
+from widgets.qt_utils import signals_blocked
+
+# ======================================================================== field table
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input: ``name`` is a TrainConfig field, ``loss.<weight>``, or a job option.
+
+    ``kind`` is int, float, sci (a float shown as 5e-05), bool or choice.
+    """
+
+    name: str
+    label: str
+    tip: str
+    kind: str
+    lo: float = 0.0
+    hi: float = 1.0
+    step: float = 1.0
+    decimals: int = 2
+    choices: tuple[tuple[str, Any], ...] = ()
+    special: str = ""  # spin boxes: the text shown at the minimum (e.g. "auto")
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A double spin box that reads and writes ``5e-05`` (learning rates)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:  # noqa: D102 - Qt override
+        try:
+            v = float(text)
+        except ValueError:
+            return (QValidator.State.Intermediate, text, pos)
+        ok = self.minimum() <= v <= self.maximum() and math.isfinite(v)
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate, text, pos)
+
+
+def make_input(spec: FieldSpec) -> QWidget:
+    """The widget for ``spec`` (its tooltip set); read and write it with the functions below."""
+    w: QWidget
+    if spec.kind == "bool":
+        w = QCheckBox()
+    elif spec.kind == "choice":
+        w = QComboBox()
+        for text, value in spec.choices:
+            w.addItem(text, value)
+    elif spec.kind == "int":
+        w = QSpinBox()
+        w.setRange(int(spec.lo), int(spec.hi))
+        w.setSingleStep(int(spec.step))
+        w.setAccelerated(True)
+        w.setGroupSeparatorShown(spec.hi >= 100_000)
+    elif spec.kind == "sci":
+        w = SciSpinBox()
+        w.setRange(spec.lo, spec.hi)
+    else:
+        w = QDoubleSpinBox()
+        w.setRange(spec.lo, spec.hi)
+        w.setDecimals(spec.decimals)
+        w.setSingleStep(spec.step)
+    if spec.special and isinstance(w, (QSpinBox, QDoubleSpinBox)):
+        w.setSpecialValueText(spec.special)
+    w.setToolTip(spec.tip)
+    w.setObjectName(f"field_{spec.name}")
+    return w
+
+
+def read_input(w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QComboBox):
+        return w.currentData()
+    if isinstance(w, QSpinBox):
+        return w.value()
+    if isinstance(w, QDoubleSpinBox):
+        return float(w.value())
+    raise TypeError(type(w).__name__)
+
+
+def write_input(w: QWidget, value: Any) -> None:
+    with signals_blocked(w):
+        if isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        elif isinstance(w, QComboBox):
+            w.setCurrentIndex(max(w.findData(value), 0))
+        elif isinstance(w, QSpinBox):
+            w.setValue(int(value))
+        elif isinstance(w, QDoubleSpinBox):
+            w.setValue(float(value))
+
+
+def changed_signal(w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.toggled
+    if isinstance(w, QComboBox):
+        return w.currentIndexChanged
+    return w.valueChanged  # type: ignore[attr-defined]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, with floats compared as the spin boxes round them."""
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
+_F = FieldSpec
+#: TrainConfig options and job options by tab: (tab title, fields).
+TRAIN_TABS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
+    ("&Optimiser", (
+        _F("optimizer", "Optimiser", "AdaBelief (DeepFaceLab's choice: steadier steps when gradients are noisy) "
+           "or AdamW (the common default; a little faster per step)", "choice",
+           choices=(("AdaBelief", "adabelief"), ("AdamW", "adamw"))),
+        _F("lr", "Learning rate", "Step size of the optimiser. Too high and the loss jumps or collapses (the "
+           "collapse guard then rolls back and halves it); too low and training crawls", "sci", 1e-7, 1e-2),
+        _F("warmup", "Warm-up iterations", "The learning rate rises linearly from zero over these first iterations, "
+           "so a fresh model's first big gradients cannot wreck it", "int", 0, 1_000_000, 50),
+        _F("schedule", "Schedule", "constant: the same rate after warm-up. cosine: decays to the minimum ratio at the "
+           "target iteration (needs a target), for a finer finish", "choice",
+           choices=(("constant", "constant"), ("cosine", "cosine"))),
+        _F("min_lr_ratio", "Minimum rate ratio", "With the cosine schedule: the final rate as a fraction of the "
+           "learning rate", "float", 0.0, 1.0, 0.05, 3),
+        _F("clip_grad", "Gradient clipping", "Largest allowed gradient norm per step (0: off). Keeps a bad batch "
+           "from throwing the weights far off", "float", 0.0, 1e6, 0.5, 2),
+        _F("weight_decay", "Weight decay", "Pulls weights towards zero each step (regularisation); usually 0 for "
+           "face models", "float", 0.0, 1.0, 0.001, 4),
+    )),
+    ("&Loss", (
+        _F("masked_training", "Masked training", "Compute the loss inside the face mask only, so the model spends "
+           "nothing on backgrounds and hair it will never paste", "bool"),
+        _F("eyes_mouth_prio", "Eyes and mouth priority", "Weigh errors around the eyes and mouth far more (the "
+           "'eyes & mouth' weight): sharper eyes, teeth and gaze direction", "bool"),
+        _F("loss.dssim", "DSSIM weight", "Structural similarity (two scales): rewards matching shapes and texture "
+           "more than exact colours", "float", 0.0, 10_000.0, 1.0, 2),
+        _F("loss.mse", "MSE weight", "Pixel error: rewards exact colours and brightness", "float",
+           0.0, 10_000.0, 1.0, 2),
+        _F("loss.eyes_mouth", "Eyes & mouth weight", "Extra weight of the eye and mouth regions when their priority "
+           "is on", "float", 0.0, 10_000.0, 10.0, 1),
+        _F("loss.mask", "Mask weight", "Weight of the learned mask's error (the mask the merge uses when no XSeg "
+           "mask exists)", "float", 0.0, 10_000.0, 1.0, 2),
+    )),
+    ("&Augmentation", (
+        _F("random_warp", "Random warp", "Warp the input faces randomly so the model learns faces, not pixels. "
+           "Turn it off only late in training, to sharpen details", "bool"),
+        _F("flip_src", "Flip src", "Probability of mirroring a src face. Helps when src lacks one side's poses, "
+           "but faces are not symmetric: moles and partings swap sides", "float", 0.0, 1.0, 0.1, 2),
+        _F("flip_dst", "Flip dst", "Probability of mirroring a dst face", "float", 0.0, 1.0, 0.1, 2),
+        _F("rotation_deg", "Rotation (°)", "Largest random rotation of the training faces", "float",
+           0.0, 45.0, 1.0, 1),
+        _F("scale_min", "Scale min", "Smallest random zoom", "float", 0.5, 1.0, 0.01, 3),
+        _F("scale_max", "Scale max", "Largest random zoom", "float", 1.0, 2.0, 0.01, 3),
+        _F("shift", "Shift", "Largest random shift, as a fraction of the crop", "float", 0.0, 0.25, 0.01, 3),
+        _F("hsv_power", "Colour jitter", "Random hue/saturation/value changes of the src input (DeepFaceLab's "
+           "random_hsv_power): the model learns not to copy src's colours", "float", 0.0, 0.3, 0.05, 2),
+        _F("ct_mode", "Colour transfer", "rct: shift src faces towards a random dst face's colours while training, "
+           "so the swap takes dst's lighting", "choice", choices=(("none", "none"), ("rct", "rct"))),
+        _F("uniform_yaw", "Uniform yaw", "Sample faces evenly over head turn, so rare profile views are seen as "
+           "often as frontal ones", "bool"),
+        _F("yaw_bins", "Yaw bins", "Number of head-turn bins for uniform yaw sampling", "int", 2, 256, 2),
+    )),
+    ("&Saving", (
+        _F("checkpoint_minutes", "Checkpoint every (min)", "Minutes between checkpoints. A checkpoint is also "
+           "written on pause, stop and at the target", "float", 0.01, 1440.0, 1.0, 2),
+        _F("keep_backups", "Backups kept", "The previous checkpoints kept whole (restorable with their "
+           "optimiser state)", "int", 0, 1000, 1),
+        _F("keep_hourly", "Hourly backups", "Older checkpoints kept one per hour (weights only)", "int", 0, 10_000, 1),
+        _F("preview_every", "Preview every", "Iterations between preview images (0: none)", "int",
+           0, 1_000_000, 50, special="never"),
+        _F("metric_every", "Metrics every", "Iterations averaged into one point of the loss curves", "int",
+           1, 100_000, 1),
+        _F("seed", "Seed", "Seed of the initial weights and the batch order (auto: the model id); the same seed "
+           "gives the same run", "int", -1, 2**31 - 1, 1, special="auto"),
+        _F("compile", "torch.compile", "Compile the network on CUDA (faster steps after a minute of compiling; "
+           "ignored on the CPU)", "bool"),
+    )),
+)
+#: Job options in the Saving tab (TrainRequest fields, not TrainConfig ones).
+JOB_FIELDS: Final = frozenset({"checkpoint_minutes", "keep_backups", "keep_hourly", "preview_every", "metric_every",
+                               "seed", "compile"})
+#: TrainConfig fields with their own TrainRequest field (and ``facesmith train`` option).
+TOP_LEVEL_TRAIN: Final = ("batch_size", "lr", "optimizer", "pretrain")
+
+#: Model-shape inputs.
+ARCH = _F("arch", "&Architecture", "df: one decoder per identity: the most faithful src likeness, needs src and "
+          "dst of similar lighting. liae: a shared decoder with two inter layers: better at taking on dst's "
+          "lighting and pose", "choice", choices=(("LIAE", "liae"), ("DF", "df")))
+OPTION_TIPS: Final = {
+    "u": "u: pixel-normalise the encoder's output (steadier training, slightly better likeness)",
+    "d": "d: the decoder ends at half resolution and a depth-to-space layer doubles it: about the same cost for "
+         "twice the pixels (resolution must be a multiple of 32)",
+    "t": "t: a deeper encoder (five stages, residual blocks) and decoder: more detail and likeness, slower",
+}
+RESOLUTION = _F("resolution", "&Resolution", "Side of the face crops the model sees and produces, 64-512 px (a "
+                "multiple of 16, or of 32 with d or t). Sharper results cost time and memory", "int", 64, 512, 16)
+FACE_TYPE = _F("face_type", "&Face type", "How much of the head a crop frames: half (eyes to mouth), mid-full, "
+               "full (brows to chin), whole (with forehead: needed for most merges), head", "choice",
+               choices=(("half", "half"), ("mid-full", "mid_full"), ("full", "full"), ("whole", "whole"),
+                        ("head", "head")))
+DIMS = (
+    _F("ae_dims", "AE dims", "Width of the bottleneck: how much of a face the model can hold. More gives more "
+       "detail and likeness and costs time", "int", 16, 1024, 16),
+    _F("e_dims", "Encoder dims", "Base channels of the encoder (even)", "int", 8, 256, 2),
+    _F("d_dims", "Decoder dims", "Base channels of the decoder (even): more gives finer detail", "int", 8, 256, 2),
+    _F("d_mask_dims", "Mask dims", "Base channels of the mask decoder (even; auto: a third of the decoder's)",
+       "int", 0, 256, 2, special="auto"),
+)
+ITERATIONS = _F("iterations", "&Target iteration", "Training stops at this iteration (0: until you stop it). For a "
+                "continued model this is the total, not the number of further iterations", "int",
+                0, 100_000_000, 1000, special="until stopped")
+BATCH = _F("batch_size", "&Batch size", "Faces per identity per step, over all devices together. Bigger batches "
+           "give steadier gradients and need more memory and time per step", "int", 1, 1024, 1)
+
+
+# ======================================================================== plain inputs
+@dataclass(frozen=True)
+class DeviceChoice:
+    """One entry of the device list: ``device`` and ``devices`` as the job takes them."""
+
+    label: str
+    device: str | None = None
+    devices: int = 1
+    tip: str = ""
+
+
+AUTO_DEVICE: Final = DeviceChoice("Auto (first GPU, else CPU)", None, 1,
+                                  "The engine trains on the first GPU torch sees there, else on the CPU")
+CPU_DEVICE: Final = DeviceChoice("CPU", "cpu", 1, "Train on the processor: slow, but always there")
+
+
+def device_choices(gpus: Sequence[str]) -> tuple[DeviceChoice, ...]:
+    """Auto, CPU, each GPU (``cuda:N``) and, with several GPUs, the first 2..N together (DDP)."""
+    out = [AUTO_DEVICE, CPU_DEVICE]
+    out += [DeviceChoice(f"GPU {i}: {name}", f"cuda:{i}", 1, f"Train on cuda:{i} only") for i, name in enumerate(gpus)]
+    for n in range(2, len(gpus) + 1):
+        label = f"All {n} GPUs (DDP)" if n == len(gpus) else f"GPUs 0–{n - 1} ({n}, DDP)"
+        out.append(DeviceChoice(label, None, n, f"Train on cuda:0..{n - 1} together with DistributedDataParallel "
+                                                "(torchrun); the batch is split over them"))
+    return tuple(out)
+
+
+def probe_gpus(timeout_s: float = 3.0) -> list[str]:
+    """Names of the GPUs the engine's torch will see, without importing torch here.
+
+    torch is what the engine uses, but importing it costs the editor a second and
+    hundreds of MB; ``nvidia-smi`` answers in a fraction of that. ``CUDA_VISIBLE_DEVICES``
+    (indices or UUIDs, as CUDA reads it) is applied so ``cuda:N`` means what it will
+    mean in the engine, which inherits the editor's environment. When the editor has
+    imported torch anyway, torch is asked directly.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        except Exception:  # noqa: BLE001 - no usable CUDA is "no GPUs", never an error
+            return []
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=timeout_s, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 4 and parts[0].isdigit():
+            mem = f" ({float(parts[3]) / 1024:.0f} GB)" if parts[3].replace(".", "", 1).isdigit() else ""
+            gpus.append((parts[0], parts[1], parts[2] + mem))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return [name for _, _, name in gpus]
+    chosen = []
+    for token in (t.strip() for t in visible.split(",")):
+        match = [g for g in gpus if token == g[0] or (token.startswith("GPU-") and g[1].startswith(token))]
+        if not token or not match:
+            break  # CUDA stops at the first entry it cannot use
+        chosen.append(match[0][2])
+    return chosen
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A swap model that can be continued: its shape and last training settings."""
+
+    id: int
+    name: str
+    model: ModelConfig
+    train: TrainConfig
+    iteration: int
+    preset: str | None = None
+
+    @property
+    def label(self) -> str:
+        m = self.model
+        return (f"#{self.id} {self.name} · {m.arch_string} {m.resolution} px {m.face_type.replace('_', '-')} · "
+                f"iteration {self.iteration:,}")
+
+    @classmethod
+    def from_model(cls, row: Model) -> ModelChoice | None:
+        """From a ``models`` row; None when its config cannot be read (it cannot be continued)."""
+        try:
+            cfg = row.config or {}
+            return cls(row.id, row.name, ModelConfig.from_json(cfg["model"]), TrainConfig.from_json(cfg.get("train", {})),
+                       row.iteration, cfg.get("preset"))
+        except (KeyError, TypeError, ValueError, FacesmithError):
+            return None
+
+
+@dataclass(frozen=True, eq=False)
+class FaceColumns:
+    """The project's faces as the dialog needs them (numpy columns of equal length)."""
+
+    ids: np.ndarray
+    role: np.ndarray  # 0 src, 1 dst
+    person: np.ndarray  # -1: none
+    excluded: np.ndarray
+    yaw: np.ndarray
+    pitch: np.ndarray
+
+    @classmethod
+    def from_columns(cls, cols: Mapping[str, np.ndarray]) -> FaceColumns:
+        """From :meth:`ProjectStore.face_columns`."""
+        return cls(cols["id"], cols["role"], cols["person_id"], cols["excluded"], cols["yaw"], cols["pitch"])
+
+    @classmethod
+    def empty(cls) -> FaceColumns:
+        z = np.empty(0)
+        return cls(z.astype(np.int64), z.astype(np.int8), z.astype(np.int64), z.astype(bool), z, z)
+
+    def training(self, role: int | None, person: int | None) -> np.ndarray:
+        """Bool mask of the faces that train for ``role`` (None: any) and ``person`` (None: any)."""
+        keep = ~self.excluded
+        if role is not None:
+            keep &= self.role == role
+        if person is not None:
+            keep &= self.person == person
+        return keep
+
+
+@dataclass(frozen=True, eq=False)
+class TrainInputs:
+    """What the dialog offers: plain values the workspace reads from the project."""
+
+    project: Path
+    models: tuple[ModelChoice, ...] = ()
+    persons: tuple[tuple[int, str], ...] = ()
+    faces: FaceColumns = dataclasses.field(default_factory=FaceColumns.empty)
+    devices: tuple[DeviceChoice, ...] = (AUTO_DEVICE, CPU_DEVICE)
+
+
+# ======================================================================== command line
+_TRAIN_FLAGS: Final = {
+    "preset": "--preset", "arch": "--arch", "resolution": "--resolution", "face_type": "--face-type",
+    "iterations": "--iterations", "model": "--model", "batch_size": "--batch-size", "lr": "--lr",
+    "optimizer": "--optimizer", "name": "--name", "device": "--device", "seed": "--seed",
+    "preview_every": "--preview-every", "devices": "--devices",
+}
+_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train"})
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The command that queues and runs the same job elsewhere (a GPU server).
+
+    ``unsupported`` names the parameters ``facesmith train`` has no option for; when
+    there are any, the command is ``facesmith run … train_swap -p name=value …``, which
+    runs the identical job.
+    """
+
+    argv: tuple[str, ...]
+    unsupported: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return shlex.join(self.argv)
+
+
+def _cli_value(value: Any) -> str:
+    """A value as ``--set``/``-p`` read it back (JSON, except plain words)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value  # read back as this same string
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _flag_value(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def command_line(project: str | Path, params: Mapping[str, Any], *, program: str = "facesmith") -> CommandLine:
+    """The ``facesmith train`` command for ``params`` (see :class:`CommandLine`)."""
+    unsupported = tuple(k for k in params if k not in _TRAIN_FLAGS and k not in _TRAIN_SPECIAL)
+    if unsupported:
+        argv = [program, "run", str(project), "train_swap"]
+        for key, value in params.items():
+            argv += ["-p", f"{key}={_cli_value(value)}"]
+        return CommandLine(tuple(argv), unsupported)
+    argv = [program, "train", str(project)]
+    for key, value in params.items():
+        if key in _TRAIN_FLAGS:
+            argv += [_TRAIN_FLAGS[key], _flag_value(value)]
+        elif key == "pretrain":
+            argv.append("--pretrain" if value else "--no-pretrain")
+        elif key == "checkpoint_every_s":
+            argv += ["--checkpoint-minutes", repr(float(value) / 60.0)]
+        elif key == "train":
+            for name, v in value.items():
+                argv += ["--set", f"{name}={_cli_value(v)}"]
+    return CommandLine(tuple(argv))
+
+
+# ======================================================================== the dialog
+_REQUEST_DEFAULTS: Final = {f.name: f.default for f in dataclasses.fields(TrainRequest)}
+_SHAPE_KEYS: Final = ("resolution", "face_type", "ae_dims", "e_dims", "d_dims", "d_mask_dims")
+_WARNING_STYLE: Final = "color: #e0b040;"
+_ERROR_STYLE: Final = "color: #ff6060;"
+DEFAULT_TARGET: Final = 100_000
+#: What the last job's parameters lend to a dialog opened on another model.
+_KEPT_FOR_ANOTHER_MODEL: Final = frozenset({"device", "devices", "src_person", "dst_person", "checkpoint_every_s",
+                                            "keep_backups", "keep_hourly", "preview_every", "metric_every"})
+
+
+class TrainDialog(QDialog):
+    """Choose what to train and how; Queue validates and accepts (``params()`` is the job's).
+
+    Parameters
+    ----------
+    inputs : the project's models, persons, faces and devices.
+    initial : parameters to start from (the last queued ones); a ``model`` in them
+        selects "continue".
+    model : continue this model (overrides ``initial``'s choice).
+    """
+
+    def __init__(self, inputs: TrainInputs, *, initial: Mapping[str, Any] | None = None, model: int | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train swap model")
+        self.inputs = inputs
+        self._loading = False
+        self._params: dict[str, Any] = {}
+        self._error = ""
+        self._coverage_gaps = 0
+        self._build()
+        start = dict(initial or {})
+        choice = self._model(model)
+        if choice is not None and start.get("model") != model:
+            # The last job trained something else: keep only where and how it ran.
+            start = {k: v for k, v in start.items() if k in _KEPT_FOR_ANOTHER_MODEL}
+            start.update(model=model, iterations=choice.iteration + 10_000)
+        self.set_params(start)
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        intro = QLabel("Train a face-swap model on the project's src faces (the face to put in) and dst faces "
+                       "(the footage to change). The job runs in the engine; the Training monitor follows it.")
+        intro.setWordWrap(True)
+        # -- model
+        self.new_radio = QRadioButton("&New model from preset")
+        self.continue_radio = QRadioButton("C&ontinue model")
+        group = QButtonGroup(self)
+        group.addButton(self.new_radio)
+        group.addButton(self.continue_radio)
+        self.preset_combo = QComboBox()
+        for name, preset in PRESETS.items():
+            self.preset_combo.addItem(name, name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.setToolTip("A named starting point: model shape and training defaults. fast-64 trains "
+                                     "visibly in minutes on a CPU; dfl-128 is DeepFaceLab's SAEHD default")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("(automatic)")
+        self.name_edit.setToolTip("The new model's name in the project")
+        self.model_combo = QComboBox()
+        for m in self.inputs.models:
+            self.model_combo.addItem(m.label, m.id)
+        self.model_combo.setToolTip("Continue training this model from its latest checkpoint. Its shape stays; "
+                                    "training settings changed here apply from now on")
+        if not self.inputs.models:
+            self.continue_radio.setEnabled(False)
+            self.continue_radio.setToolTip("No swap model in this project yet")
+            self.model_combo.setEnabled(False)
+        self.arch_combo = make_input(ARCH)
+        self.option_checks = {c: QCheckBox(c) for c in "udt"}
+        for c, box in self.option_checks.items():
+            box.setToolTip(OPTION_TIPS[c])
+        self.resolution_spin = make_input(RESOLUTION)
+        self.face_type_combo = make_input(FACE_TYPE)
+        self.dim_spins = {spec.name: make_input(spec) for spec in DIMS}
+        self.shape_label = QLabel()
+        self.shape_label.setStyleSheet("color: #9a9aa0;")
+
+        model_box = QGroupBox("Model")
+        grid = QGridLayout(model_box)
+        grid.addWidget(self.new_radio, 0, 0)
+        grid.addWidget(self.preset_combo, 0, 1)
+        name_label = QLabel("Na&me")
+        name_label.setBuddy(self.name_edit)
+        grid.addWidget(name_label, 0, 2)
+        grid.addWidget(self.name_edit, 0, 3)
+        grid.addWidget(self.continue_radio, 1, 0)
+        grid.addWidget(self.model_combo, 1, 1, 1, 3)
+        shape = QFormLayout()
+        arch_row = QHBoxLayout()
+        arch_row.addWidget(self.arch_combo)
+        for box in self.option_checks.values():
+            arch_row.addWidget(box)
+        arch_row.addStretch(1)
+        arch_label = QLabel(ARCH.label)
+        arch_label.setBuddy(self.arch_combo)
+        arch_label.setToolTip(ARCH.tip)
+        shape.addRow(arch_label, arch_row)
+        shape.addRow(RESOLUTION.label, self.resolution_spin)
+        shape.addRow(FACE_TYPE.label, self.face_type_combo)
+        dims_row = QHBoxLayout()
+        for spec in DIMS:
+            lab = QLabel(spec.label.replace(" dims", ""))
+            lab.setToolTip(spec.tip)
+            dims_row.addWidget(lab)
+            dims_row.addWidget(self.dim_spins[spec.name])
+        shape.addRow("Dims", dims_row)
+        shape.addRow("", self.shape_label)
+        grid.addLayout(shape, 2, 0, 1, 4)
+
+        # -- faces
+        self.src_person_combo = QComboBox()
+        self.dst_person_combo = QComboBox()
+        self.src_person_combo.setToolTip("Train src on this person's faces only (the identity to put in)")
+        self.dst_person_combo.setToolTip("Train dst on this person's faces only (the face to replace)")
+        self._fill_persons()
+        self.pretrain_check = QCheckBox("&Pretrain on any faces")
+        self.pretrain_check.setToolTip("Train on every face of both roles: a generic face model to start real models "
+                                       "from. Continuing a pretrained model with this off resets its inter layers and "
+                                       "its iteration count, as DeepFaceLab does")
+        self.counts_label = QLabel()
+        self.coverage_label = QLabel()
+        self.coverage_label.setWordWrap(True)
+        self.coverage_label.setTextFormat(Qt.TextFormat.RichText)
+        hint = QLabel("Excluded faces never train. For a best-faces subset use Faces ▸ Keep Best Faces… "
+                      "(it excludes the rest) before queuing.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #9a9aa0;")
+        faces_box = QGroupBox("Faces")
+        faces = QFormLayout()
+        faces.addRow("&src person", self.src_person_combo)
+        faces.addRow("&dst person", self.dst_person_combo)
+        faces.addRow("", self.pretrain_check)
+        faces_column = QVBoxLayout(faces_box)  # wrapped labels size themselves properly outside a form
+        faces_column.addLayout(faces)
+        for label in (self.counts_label, self.coverage_label, hint):
+            faces_column.addWidget(label)
+
+        # -- run
+        self.iterations_spin = make_input(ITERATIONS)
+        self.batch_spin = make_input(BATCH)
+        self.device_combo = QComboBox()
+        self.set_devices(self.inputs.devices)
+        self.device_combo.setToolTip("Where the engine trains. Several GPUs train one model together (DDP)")
+        run_box = QGroupBox("Run")
+        run = QFormLayout(run_box)
+        run.addRow(ITERATIONS.label, self.iterations_spin)
+        run.addRow(BATCH.label, self.batch_spin)
+        run.addRow("De&vice", self.device_combo)
+
+        # -- advanced
+        self.fields: dict[str, QWidget] = {}
+        self.tabs = QTabWidget()
+        for title, specs in TRAIN_TABS:
+            page = QWidget()
+            form = QFormLayout(page)
+            for spec in specs:
+                w = make_input(spec)
+                self.fields[spec.name] = w
+                label = QLabel(spec.label)
+                label.setToolTip(spec.tip)
+                label.setBuddy(w)
+                form.addRow(label, w)
+            self.tabs.addTab(page, title)
+
+        # -- command line
+        self.command_edit = QPlainTextEdit()
+        self.command_edit.setReadOnly(True)
+        self.command_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.command_edit.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.command_edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.command_edit.setFixedHeight(4 * self.command_edit.fontMetrics().lineSpacing() + 12)
+        self.command_edit.setTabChangesFocus(True)
+        self.command_edit.setToolTip("The same job from a terminal (e.g. on a GPU server with a copy of the project)")
+        self.copy_button = QPushButton("&Copy")
+        self.copy_button.setToolTip("Copy the command line to the clipboard")
+        self.command_note = QLabel()
+        self.command_note.setWordWrap(True)
+        self.command_note.setStyleSheet("color: #9a9aa0;")
+        command_label = QLabel("Command &line")
+        command_label.setBuddy(self.command_edit)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(_ERROR_STYLE)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.queue_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.queue_button.setText("&Queue Training")
+        self.queue_button.setToolTip("Queue the job (Ctrl+Enter); the engine starts it when the device is free")
+
+        left = QVBoxLayout()
+        left.addWidget(model_box)
+        left.addWidget(faces_box)
+        left.addWidget(run_box)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        advanced = QLabel("Training options")
+        advanced.setStyleSheet("font-weight: 600;")
+        right.addWidget(advanced)
+        right.addWidget(self.tabs, 1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 3)
+        columns.addLayout(right, 2)
+        command_row = QHBoxLayout()
+        command_row.addWidget(self.command_edit, 1)
+        command_row.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(columns, 1)
+        layout.addWidget(command_label)
+        layout.addLayout(command_row)
+        layout.addWidget(self.command_note)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+        self.resize(1040, 760)
+
+        # -- behaviour
+        self.new_radio.toggled.connect(self._on_mode)
+        self.preset_combo.currentIndexChanged.connect(self._on_preset)
+        self.model_combo.currentIndexChanged.connect(self._on_model)
+        for w in (self.arch_combo, *self.option_checks.values(), self.resolution_spin, self.face_type_combo,
+                  *self.dim_spins.values(), self.iterations_spin, self.batch_spin, self.device_combo,
+                  *self.fields.values()):
+            changed_signal(w).connect(self._changed)
+        self.name_edit.textChanged.connect(self._changed)
+        for w in (self.src_person_combo, self.dst_person_combo):
+            w.currentIndexChanged.connect(self._on_faces)
+        self.pretrain_check.toggled.connect(self._on_faces)
+        self.copy_button.clicked.connect(self.copy_command)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.accept)
+
+    def _fill_persons(self) -> None:
+        f = self.inputs.faces
+        keep = ~f.excluded & (f.person >= 0)
+        size = int(f.person.max()) + 1 if len(f.person) else 1
+        by_role = [np.bincount(f.person[keep & (f.role == r)], minlength=size) for r in (0, 1)]
+        counts = {pid: tuple(int(c[pid]) if pid < size else 0 for c in by_role) for pid, _ in self.inputs.persons}
+        for combo, role in ((self.src_person_combo, 0), (self.dst_person_combo, 1)):
+            combo.addItem("Any person", None)
+            ranked = sorted(self.inputs.persons, key=lambda p: (-counts[p[0]][role], p[0]))
+            for pid, name in ranked:
+                src, dst = counts[pid]
+                combo.addItem(f"{name} ({src:,} src, {dst:,} dst faces)", pid)
+
+    # ------------------------------------------------------------------ data in
+    def set_devices(self, devices: Sequence[DeviceChoice]) -> None:
+        """Offer these devices (the GPU probe may answer after the dialog opened); keeps the choice."""
+        current = self.device_combo.currentData()
+        with signals_blocked(self.device_combo):
+            self.device_combo.clear()
+            for d in devices:
+                self.device_combo.addItem(d.label, d)
+                self.device_combo.setItemData(self.device_combo.count() - 1, d.tip, Qt.ItemDataRole.ToolTipRole)
+        if current is not None:
+            self._select_device(current.device, current.devices)
+
+    def set_params(self, params: Mapping[str, Any]) -> None:
+        """Show these job parameters (sparse or full); unknown or invalid parts fall back."""
+        self._loading = True
+        try:
+            p = {k: v for k, v in params.items() if k in _REQUEST_DEFAULTS}
+            choice = self._model(p.get("model"))
+            if choice is not None:
+                with signals_blocked(self.continue_radio), signals_blocked(self.new_radio):
+                    self.continue_radio.setChecked(True)
+                write_input(self.model_combo, choice.id)
+                write_input(self.preset_combo, choice.preset if choice.preset in PRESETS else DEFAULT_PRESET)
+                model_cfg, base_train = choice.model, choice.train
+            else:
+                with signals_blocked(self.continue_radio), signals_blocked(self.new_radio):
+                    self.new_radio.setChecked(True)
+                preset = p.get("preset") if p.get("preset") in PRESETS else DEFAULT_PRESET
+                write_input(self.preset_combo, preset)
+                model_cfg, base_train = get_preset(preset).model, get_preset(preset).train
+                p.pop("model", None)
+            try:
+                req = get_kind("train_swap").parse(p)
+                if choice is None:
+                    model_cfg, train_cfg = req.new_configs()
+                else:
+                    train_cfg = base_train.updated(req.train_overrides())
+            except (FacesmithError, ValueError):
+                req, train_cfg = TrainRequest(), base_train
+            self._write_shape(model_cfg)
+            self._write_train(train_cfg)
+            with signals_blocked(self.name_edit):
+                self.name_edit.setText(p.get("name") or "")
+            write_input(self.iterations_spin, p["iterations"] if p.get("iterations") is not None else (
+                choice.iteration + 10_000 if choice is not None else DEFAULT_TARGET))
+            self._select_device(p.get("device"), int(p.get("devices") or 1))
+            write_input(self.fields["checkpoint_minutes"], req.checkpoint_every_s / 60.0)
+            for name in ("keep_backups", "keep_hourly", "preview_every", "metric_every", "compile"):
+                write_input(self.fields[name], getattr(req, name))
+            write_input(self.fields["seed"], req.seed if req.seed is not None else -1)
+            for combo, key in ((self.src_person_combo, "src_person"), (self.dst_person_combo, "dst_person")):
+                write_input(combo, p.get(key))
+        finally:
+            self._loading = False
+        self._update_mode()
+        self._on_faces()
+
+    # ------------------------------------------------------------------ reading back
+    def continuing(self) -> ModelChoice | None:
+        return self._model(self.model_combo.currentData()) if self.continue_radio.isChecked() else None
+
+    def params(self) -> dict[str, Any]:
+        """The job's parameters, sparse: what differs from the preset or the continued model."""
+        p: dict[str, Any] = {}
+        choice = self.continuing()
+        if choice is not None:
+            p["model"] = choice.id
+            base_train = choice.train
+        else:
+            preset = get_preset(self.preset_combo.currentData())
+            p["preset"] = preset.name
+            base_train = preset.train
+            if self.name_edit.text().strip():
+                p["name"] = self.name_edit.text().strip()
+            have, base = self._shape(), preset.model.to_json()
+            if (have["arch"], have["options"]) != (base["arch"], base["options"]):
+                p["arch"] = f"{have['arch']}-{have['options']}" if have["options"] else have["arch"]
+            p.update({k: have[k] for k in _SHAPE_KEYS if have[k] != base[k]})
+        p["iterations"] = self.iterations_spin.value()
+        train, loss = self._train_values()
+        base_json = base_train.to_json()
+        extra: dict[str, Any] = {}
+        for key, value in train.items():
+            if not same(value, base_json[key]):
+                (p if key in TOP_LEVEL_TRAIN else extra)[key] = value
+        loss_diff = {k: v for k, v in loss.items() if not same(v, base_json["loss"][k])}
+        if loss_diff:
+            extra["loss"] = loss_diff
+        device = self.device_combo.currentData()
+        if device is not None and device.device is not None:
+            p["device"] = device.device
+        if device is not None and device.devices != 1:
+            p["devices"] = device.devices
+        for key, combo in (("src_person", self.src_person_combo), ("dst_person", self.dst_person_combo)):
+            if combo.currentData() is not None:
+                p[key] = combo.currentData()
+        seconds = round(read_input(self.fields["checkpoint_minutes"]) * 60.0, 6)
+        if not same(seconds, _REQUEST_DEFAULTS["checkpoint_every_s"]):
+            p["checkpoint_every_s"] = seconds
+        for name in ("keep_backups", "keep_hourly", "preview_every", "metric_every", "compile"):
+            value = read_input(self.fields[name])
+            if value != _REQUEST_DEFAULTS[name]:
+                p[name] = value
+        seed = read_input(self.fields["seed"])
+        if seed >= 0:
+            p["seed"] = seed
+        if extra:
+            p["train"] = extra
+        return p
+
+    def command(self) -> CommandLine:
+        return command_line(self.inputs.project, self.params())
+
+    def error(self) -> str:
+        """Why the job cannot be queued as it stands ("" when it can)."""
+        return self._error
+
+    def copy_command(self) -> None:
+        QGuiApplication.clipboard().setText(self.command().text)
+
+    def accept(self) -> None:
+        self._changed()
+        if self._error:
+            self.error_label.setFocus()
+            return
+        super().accept()
+
+    # ------------------------------------------------------------------ internals
+    def _model(self, model_id: Any) -> ModelChoice | None:
+        return next((m for m in self.inputs.models if m.id == model_id), None)
+
+    def _select_device(self, device: str | None, devices: int) -> None:
+        for i in range(self.device_combo.count()):
+            d = self.device_combo.itemData(i)
+            if d.device == device and d.devices == devices:
+                write_input(self.device_combo, d)
+                return
+        # A choice for another machine (a server's cuda:3): kept, so the command line stays as meant.
+        custom = DeviceChoice(f"{device or 'auto'} × {devices} (not seen here)", device, devices,
+                              "A device this computer does not show; the job needs a machine that has it")
+        with signals_blocked(self.device_combo):
+            self.device_combo.addItem(custom.label, custom)
+            self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
+
+    def _shape(self) -> dict[str, Any]:
+        return {"arch": self.arch_combo.currentData(),
+                "options": "".join(c for c, box in self.option_checks.items() if box.isChecked()),
+                "resolution": self.resolution_spin.value(), "face_type": self.face_type_combo.currentData(),
+                **{k: w.value() for k, w in self.dim_spins.items()}}
+
+    def _write_shape(self, cfg: ModelConfig) -> None:
+        write_input(self.arch_combo, cfg.arch)
+        for c, box in self.option_checks.items():
+            write_input(box, c in cfg.options)
+        write_input(self.resolution_spin, cfg.resolution)
+        write_input(self.face_type_combo, cfg.face_type)
+        for k, w in self.dim_spins.items():
+            write_input(w, getattr(cfg, k))
+
+    def _train_values(self) -> tuple[dict[str, Any], dict[str, float]]:
+        train = {"batch_size": self.batch_spin.value(), "pretrain": self.pretrain_check.isChecked()}
+        loss = {}
+        for name, w in self.fields.items():
+            if name.startswith("loss."):
+                loss[name[5:]] = read_input(w)
+            elif name not in JOB_FIELDS:
+                train[name] = read_input(w)
+        return train, loss
+
+    def _write_train(self, cfg: TrainConfig) -> None:
+        write_input(self.batch_spin, cfg.batch_size)
+        write_input(self.pretrain_check, cfg.pretrain)
+        for name, w in self.fields.items():
+            if name.startswith("loss."):
+                write_input(w, getattr(cfg.loss, name[5:]))
+            elif name not in JOB_FIELDS:
+                write_input(w, getattr(cfg, name))
+
+    def _on_mode(self) -> None:
+        if self._loading:
+            return
+        choice = self.continuing()
+        if choice is not None:
+            self._write_shape(choice.model)
+            self._write_train(choice.train)
+            write_input(self.iterations_spin, max(self.iterations_spin.value(), choice.iteration + 10_000))
+        else:
+            self._on_preset()
+            return
+        self._update_mode()
+        self._on_faces()
+
+    def _on_preset(self) -> None:
+        if self._loading or self.continuing() is not None:
+            return
+        preset = get_preset(self.preset_combo.currentData())
+        self._write_shape(preset.model)
+        self._write_train(preset.train)
+        self._update_mode()
+        self._on_faces()
+
+    def _on_model(self) -> None:
+        if not self._loading and self.continuing() is not None:
+            self._on_mode()
+
+    def _update_mode(self) -> None:
+        continuing = self.continuing() is not None
+        for w in (self.arch_combo, *self.option_checks.values(), self.resolution_spin, self.face_type_combo,
+                  *self.dim_spins.values()):
+            w.setEnabled(not continuing)
+        self.preset_combo.setEnabled(not continuing)
+        self.name_edit.setEnabled(not continuing)
+        self.model_combo.setEnabled(continuing)
+        self._changed()
+
+    def _on_faces(self) -> None:
+        """Face counts and the pose-coverage warning for the faces that will train."""
+        if self._loading:
+            return
+        f = self.inputs.faces
+        src_person, dst_person = self.src_person_combo.currentData(), self.dst_person_combo.currentData()
+        pretrain = self.pretrain_check.isChecked()
+        excluded = int(f.excluded.sum())
+        left_out = f" · {excluded:,} excluded face{'s' if excluded != 1 else ''} left out" if excluded else ""
+        self._coverage_gaps = 0
+        if pretrain:
+            n = int(f.training(None, None).sum())
+            self.counts_label.setText(f"{n:,} faces of both roles train{left_out}")
+            self.coverage_label.setText("")
+            self._changed()
+            return
+        src, dst = f.training(0, src_person), f.training(1, dst_person)
+        self._counts = (int(src.sum()), int(dst.sum()))
+        self.counts_label.setText(f"src: {self._counts[0]:,} faces · dst: {self._counts[1]:,} faces{left_out}")
+        if self._counts[0] and self._counts[1]:
+            cov = compute_coverage(np.column_stack([f.yaw[src], f.pitch[src]]),
+                                   np.column_stack([f.yaw[dst], f.pitch[dst]]), plane="pose",
+                                   src_ids=f.ids[src], dst_ids=f.ids[dst])
+            self._coverage_gaps = len(cov.gaps)
+            score = "–" if math.isnan(cov.score) else f"{cov.score:.0%}"
+            if cov.gaps:
+                shown = "; ".join(f"{cov.describe_bin(g)}: {g.dst_count} dst / {g.src_count} src"
+                                  for g in cov.gaps[:3])
+                more = f" and {len(cov.gaps) - 3} more" if len(cov.gaps) > 3 else ""
+                self.coverage_label.setStyleSheet(_WARNING_STYLE)
+                self.coverage_label.setText(
+                    f"⚠ Pose coverage {score}: {len(cov.gaps)} gap{'s' if len(cov.gaps) != 1 else ''}, dst poses "
+                    f"with too few src faces ({shown}{more}). The model will have to guess them: add src footage "
+                    "with these poses (see the Face Graph).")
+            else:
+                self.coverage_label.setStyleSheet("")
+                self.coverage_label.setText(f"Pose coverage {score}: every dst pose has src faces.")
+        else:
+            self.coverage_label.setText("")
+        self._changed()
+
+    def coverage_gaps(self) -> int:
+        """Gaps in the pose coverage of the faces that will train (0 when pretraining)."""
+        return self._coverage_gaps
+
+    def _changed(self) -> None:
+        if self._loading:
+            return
+        params = self.params()
+        self._params = params
+        self._error = self._validate(params)
+        cmd = command_line(self.inputs.project, params)
+        self.command_edit.setPlainText(cmd.text)
+        self.command_note.setText(
+            f"facesmith train has no option for {', '.join(cmd.unsupported)}: this command queues the same job "
+            "with facesmith run." if cmd.unsupported else "")
+        self.command_note.setVisible(bool(cmd.unsupported))
+        self.error_label.setText(self._error)
+        self.queue_button.setEnabled(not self._error)
+        choice = self.continuing()
+        if choice is not None:
+            self.shape_label.setText(f"Continuing at iteration {choice.iteration:,}; a model's shape never changes.")
+        else:
+            try:
+                cfg = ModelConfig(**self._shape())
+                self.shape_label.setText(f"{cfg.arch_string} {cfg.resolution} px {cfg.face_type.replace('_', '-')} "
+                                         f"face, mask dims {cfg.d_mask_dims}")
+            except FacesmithError:
+                self.shape_label.setText("")
+
+    def _validate(self, params: dict[str, Any]) -> str:
+        try:
+            req = get_kind("train_swap").parse(params)
+            choice = self.continuing()
+            if choice is not None:
+                req.continued_configs(choice.id, choice.model, choice.train)
+                if req.iterations and req.iterations <= choice.iteration:
+                    return (f"model {choice.id} is already at iteration {choice.iteration:,}: set a higher target "
+                            "iteration (or 0 to train until stopped)")
+        except FacesmithError as exc:
+            return str(exc)
+        except ValueError as exc:
+            return str(exc)
+        if self.pretrain_check.isChecked():
+            return "" if self.inputs.faces.training(None, None).any() else "No faces to train on: extract faces first."
+        src, dst = getattr(self, "_counts", (0, 0))
+        if not src:
+            return "No src faces would train: extract src clips, or choose another src person, or restore excluded faces."
+        if not dst:
+            return "No dst faces would train: extract dst clips, or choose another dst person, or restore excluded faces."
+        return ""
