@@ -16,8 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import mask_workspace
-from app import training_workspace
+from app import mask_workspace, merge_workspace, training_workspace
 from app.actions import build_actions
 from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
@@ -95,6 +94,7 @@ class MainWindow(QMainWindow):
         # Workspaces: each installs its docks, menus and presenter (one line each).
         self.mask_workspace = mask_workspace.install(self)
         self.training_workspace = training_workspace.install(self)
+        self.merge_workspace = merge_workspace.install(self)
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
         self.resizeDocks([self.browser_dock, self.faces_dock], [360, 420], Qt.Orientation.Horizontal)
@@ -361,6 +361,7 @@ class MainWindow(QMainWindow):
         settings = QSettings()
         settings.setValue("main_window/geometry", self.saveGeometry())
         settings.setValue("main_window/state", self.saveState())
+        self.merge_workspace.close()
         self.engine.shutdown(timeout_ms=int(self.prefs.quit_timeout_s * 1000))
         self.browser_presenter.close()
         self.frame_presenter.close()

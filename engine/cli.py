@@ -176,11 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.curation import cli as curation_cli
     from engine.extract import cli as extract_cli
     from engine.masks import cli as masks_cli
+    from engine.merge import cli as merge_cli
     from engine.swap import cli as swap_cli
 
     extract_cli.register(sub)  # facesmith extract
     swap_cli.register(sub)  # facesmith train
     masks_cli.register(sub)  # facesmith xseg ...
+    merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
     return parser
 

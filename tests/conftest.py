@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +133,77 @@ def extracted_project(tmp_path_factory: pytest.TempPathFactory, sample_clips: di
 def extracted_copy(tmp_path: Path, extracted_project: ExtractedProject) -> Path:
     """A private, changeable copy of :func:`extracted_project`'s folder."""
     return extracted_project.copy(tmp_path)
+
+
+# --- swap training (issue: swap training), shared with the merge tests ----------------
+#: Iterations of the session's trained model (the "loss drops" measurement).
+TRAIN_ITERATIONS = 200
+TRAIN_PARAMS: dict[str, Any] = {"preset": "fast-64", "iterations": TRAIN_ITERATIONS, "seed": 1,
+                                "metric_every": 10, "preview_every": 100}
+
+
+def run_job(root: Path, kind: str, params: dict[str, Any]) -> Any:
+    """Queue a job and run it to its end with the real in-process worker."""
+    from engine.jobs.queue import JobQueue
+    from engine.jobs.worker import Worker
+    from engine.project.store import ProjectStore
+
+    with ProjectStore.open(root) as store:
+        job = JobQueue(store).enqueue(kind, params)
+    worker = Worker(root, only_job=job.id, log_to_stderr=False)
+    worker.run()
+    assert worker.last_job is not None
+    return worker.last_job
+
+
+def metric_series(root: Path, job_id: int, name: str) -> list[tuple[int, float]]:
+    from engine.project.store import ProjectStore
+
+    with ProjectStore.open(root, readonly=True) as store:
+        rows = store.query("SELECT step, value FROM job_metrics WHERE job_id = ? AND name = ? ORDER BY step, t",
+                           (job_id, name))
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+@dataclass
+class TrainedSwap:
+    """The session's trained tiny model: project folder, model id, the finished job."""
+
+    root: Path
+    model_id: int
+    job: Any
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "models" / str(self.model_id)
+
+
+@pytest.fixture(scope="session")
+def swap_project(tmp_path_factory: pytest.TempPathFactory, extracted_project: ExtractedProject) -> Path:
+    """A private copy of the extracted GRID project (2 src + 2 dst speakers) for swap tests."""
+    return extracted_project.copy(tmp_path_factory.mktemp("swap"))
+
+
+@pytest.fixture(scope="session")
+def trained_swap(swap_project: Path) -> TrainedSwap:
+    """fast-64 (df-ud, 64 px) trained for ``TRAIN_ITERATIONS`` by the real job and worker,
+    on one torch thread whoever asks first (two cores shared with other test runs: two
+    OpenMP threads fighting a busy neighbour stall at every barrier). Used read-only by
+    the swap tests and the merge tests (renders write their own files only)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        job = run_job(swap_project, "train_swap", TRAIN_PARAMS)
+    finally:
+        torch.set_num_threads(before)
+    assert job.state == "done", (job.state, job.error_text)
+    return TrainedSwap(swap_project, int(job.result["data"]["model_id"]), job, dict(TRAIN_PARAMS))
+
+
+@pytest.fixture(scope="session")
+def job_runner() -> Any:
+    """:func:`run_job` and :func:`metric_series` for the tests."""
+    return run_job, metric_series
