@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeySequence, QShortcut, QTextOption
+from PySide6.QtGui import (
+    QFontDatabase,
+    QGuiApplication,
+    QKeySequence,
+    QShortcut,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -46,31 +52,31 @@ from PySide6.QtWidgets import (
 )
 
 from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
-    ARCH,
-    AUTO_DEVICE,
-    BATCH,
-    CPU_DEVICE,
-    CommandLine,
-    DEFAULT_TARGET,
-    DIMS,
-    DeviceChoice,
-    FACE_TYPE,
-    FaceColumns,
-    FieldSpec,
-    ITERATIONS,
-    JOB_FIELDS,
-    ModelChoice,
-    OPTION_TIPS,
-    RESOLUTION,
-    SciSpinBox,
-    TOP_LEVEL_TRAIN,
-    TRAIN_TABS,
-    TrainInputs,
     _ERROR_STYLE,
     _KEPT_FOR_ANOTHER_MODEL,
     _REQUEST_DEFAULTS,
     _SHAPE_KEYS,
     _WARNING_STYLE,
+    ARCH,
+    AUTO_DEVICE,
+    BATCH,
+    CPU_DEVICE,
+    DEFAULT_TARGET,
+    DIMS,
+    FACE_TYPE,
+    ITERATIONS,
+    JOB_FIELDS,
+    OPTION_TIPS,
+    RESOLUTION,
+    TOP_LEVEL_TRAIN,
+    TRAIN_TABS,
+    CommandLine,
+    DeviceChoice,
+    FaceColumns,
+    FieldSpec,
+    ModelChoice,
+    SciSpinBox,
+    TrainInputs,
     changed_signal,
     command_line,
     device_choices,
@@ -83,10 +89,15 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
 from engine.curation.coverage import compute_coverage
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind
-from engine.swap.config import DEFAULT_PRESET, PRESETS, ModelConfig, TrainConfig, get_preset
+from engine.swap.config import (
+    DEFAULT_PRESET,
+    PRESETS,
+    ModelConfig,
+    TrainConfig,
+    get_preset,
+)
 from engine.swap.request import TrainRequest
 from widgets.qt_utils import signals_blocked
-
 
 
 class TrainDialog(QDialog):
