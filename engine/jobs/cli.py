@@ -108,7 +108,6 @@ class _Bar:
 def cmd_run(args: argparse.Namespace) -> int:
     """Queue a job and run it here in the foreground (servers, scripts)."""
     from engine.jobs.registry import parse_cli_params
-    from engine.jobs.worker import Worker
 
     q = _queue(args.project)
     try:
