@@ -40,12 +40,16 @@ from safetensors.torch import load_file, save_file
 
 from engine.errors import FacesmithError
 
-WEIGHTS: Final = "model.safetensors"
-STATE: Final = "state.json"
-OPTIMIZER: Final = "optimizer.pt"
-LATEST: Final = "latest"
-BACKUPS: Final = "backups"
-FORMAT: Final = "facesmith-checkpoint"
+from engine.swap.checkpoint_files import (  # noqa: F401 - the layout is part of this module's API
+    BACKUPS,
+    FORMAT,
+    LATEST,
+    OPTIMIZER,
+    STATE,
+    WEIGHTS,
+    read_complete_state,
+)
+
 VERSION: Final = 1
 
 
@@ -177,17 +181,7 @@ def _alive(pid: int) -> bool:
 
 
 # ---------------------------------------------------------------------------- reading
-def _read_state_quiet(d: Path) -> dict[str, Any] | None:
-    """The state of a *complete* checkpoint folder, else None."""
-    try:
-        state = json.loads((d / STATE).read_text(encoding="utf-8"))
-        if state.get("format") != FORMAT:
-            return None
-        if (d / WEIGHTS).stat().st_size != state["files"][WEIGHTS]:
-            return None
-        return state
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+_read_state_quiet = read_complete_state
 
 
 def candidates(folder: str | Path) -> list[tuple[dict[str, Any], Path]]:

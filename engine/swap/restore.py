@@ -33,7 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from engine.errors import FacesmithError
 from engine.project.changes import ChangeSet
@@ -41,12 +41,15 @@ from engine.project.layout import inside
 from engine.project.store import ProjectStore
 
 # The checkpoint format's names (engine.swap.checkpoint, which needs torch to import).
-WEIGHTS: Final = "model.safetensors"
-STATE: Final = "state.json"
-OPTIMIZER: Final = "optimizer.pt"
-LATEST: Final = "latest"
-BACKUPS: Final = "backups"
-FORMAT: Final = "facesmith-checkpoint"
+from engine.swap.checkpoint_files import (  # noqa: F401 - shared with engine.swap.checkpoint
+    BACKUPS,
+    FORMAT,
+    LATEST,
+    OPTIMIZER,
+    STATE,
+    WEIGHTS,
+    read_complete_state,
+)
 
 
 class RestoreError(FacesmithError):
@@ -77,17 +80,7 @@ class CheckpointInfo:
     size_bytes: int
 
 
-def _state(d: Path) -> dict[str, Any] | None:
-    """The state of a *complete* checkpoint folder, else None (checkpoint._read_state_quiet)."""
-    try:
-        state = json.loads((d / STATE).read_text(encoding="utf-8"))
-        if state.get("format") != FORMAT:
-            return None
-        if (d / WEIGHTS).stat().st_size != state["files"][WEIGHTS]:
-            return None
-        return state
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+_state = read_complete_state
 
 
 def _info(d: Path, state: dict[str, Any], *, is_latest: bool) -> CheckpointInfo:
