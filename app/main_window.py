@@ -10,9 +10,11 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QWidget,
 )
 
@@ -95,9 +97,12 @@ class MainWindow(QMainWindow):
         self.mask_workspace = mask_workspace.install(self)
         self.training_workspace = training_workspace.install(self)
         self.merge_workspace = merge_workspace.install(self)
+        for dock in self.findChildren(QDockWidget):
+            if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
+                _scroll_when_narrow(dock)
         self.jobs_view.set_jobs(self.engine.jobs())
         self.statusBar().showMessage(str(document.root))
-        self.resizeDocks([self.browser_dock, self.faces_dock], [360, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.faces_dock], [320, 460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.timeline_dock, self.jobs_dock], [130, 170], Qt.Orientation.Vertical)
         self._restore_layout()
         clips = self.browser.ids("clip")
@@ -368,6 +373,18 @@ class MainWindow(QMainWindow):
         self.grid_presenter.close()
         self.document.close()
         super().closeEvent(event)
+
+
+def _scroll_when_narrow(dock: QDockWidget) -> None:
+    """Let a side dock be narrower than its contents' minimum (it scrolls instead), so the
+    panels tabbed on the right never squeeze the frame view, the one view that must be big."""
+    inner = dock.widget()
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setMinimumWidth(300)
+    area.setWidget(inner)
+    dock.setWidget(area)
 
 
 def remember_project(root: Path) -> None:

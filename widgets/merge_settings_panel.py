@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSlider,
@@ -53,15 +54,14 @@ class MergeSettingsPanel(QWidget):
         layout = QFormLayout(self)
         self.mask_boxes: dict[str, QCheckBox] = {}
         masks = QWidget()
-        mask_layout = QHBoxLayout(masks)
+        mask_layout = QGridLayout(masks)
         mask_layout.setContentsMargins(0, 0, 0, 0)
-        for key, label in MASK_SOURCES:
+        for n, (key, label) in enumerate(MASK_SOURCES):
             box = QCheckBox(label)
             box.setToolTip("the face mask is the product of the checked sources")
             box.toggled.connect(self._emit)
             self.mask_boxes[key] = box
-            mask_layout.addWidget(box)
-        mask_layout.addStretch(1)
+            mask_layout.addWidget(box, n // 2, n % 2)
         layout.addRow("mask", masks)
         self.color = QComboBox()
         self.color.addItems(COLOR_MODES)
