@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import compare_snapshot
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -363,24 +364,7 @@ def test_zoomed_out_frames_are_smoothly_downscaled(view: FrameView) -> None:
 
 # ---------------------------------------------------------------------------- pixel snapshots
 def _compare_snapshot(actual: np.ndarray, name: str, tmp_path: Path) -> None:
-    path = SNAPSHOTS / name
-    h, w = actual.shape[:2]
-    if os.environ.get("FACESMITH_UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        SNAPSHOTS.mkdir(exist_ok=True)
-        QImage(actual.data, w, h, w * 3, QImage.Format.Format_RGB888).save(str(path))
-        if os.environ.get("FACESMITH_UPDATE_SNAPSHOTS") != "1":
-            pytest.fail(f"snapshot {name} was missing and has been written; check it and rerun")
-        return
-    expected_image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
-    rows = np.frombuffer(expected_image.constBits(), np.uint8).reshape(h, expected_image.bytesPerLine())
-    expected = rows[:, : w * 3].reshape(h, w, 3)
-    diff = np.abs(actual.astype(np.int16) - expected.astype(np.int16)).max(axis=2)
-    # Anti-aliased edges may move a little between Qt builds; the frame and shapes may not.
-    bad = np.count_nonzero(diff > 48) / diff.size
-    if bad > 0.003 or diff.mean() > 1.5:
-        out = tmp_path / f"actual_{name}"
-        QImage(actual.data, w, h, w * 3, QImage.Format.Format_RGB888).save(str(out))
-        pytest.fail(f"{name}: {bad:.2%} pixels differ, mean {diff.mean():.2f}; actual saved to {out}")
+    compare_snapshot(actual, SNAPSHOTS / name, tmp_path)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pixel snapshots are Linux-only")
