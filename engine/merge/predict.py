@@ -4,7 +4,7 @@ model's output, and the mask sources.
 :class:`FacePredictor` holds a loaded swap model and the project, and is shared by the
 preview (one frame at a time, cached) and the render (batches of frames):
 
-- **which faces**: the clip's faces that are not excluded, by frame, in the order of
+- **which faces**: the clip's faces not marked "not swapped" (``swap_excluded``), by frame, in the order of
   their index on the frame (the order they are composited in);
 - **where**: :func:`engine.merge.stability.placements`, the model's face type and
   resolution through each face's (optionally track-smoothed) landmarks;
@@ -96,11 +96,12 @@ class FacePredictor:
 
     # ------------------------------------------------------------------ faces and places
     def faces_by_frame(self, clip_id: int) -> dict[int, list[Face]]:
-        """frame -> the clip's non-excluded faces on it, by index (cached)."""
+        """frame -> the clip's faces to swap on it (not marked "not swapped"), by index (cached)."""
         if clip_id not in self._faces:
             by_frame: dict[int, list[Face]] = defaultdict(list)
-            for f in self.store.faces(clip_id=clip_id, include_excluded=False):
-                by_frame[f.frame].append(f)
+            for f in self.store.faces(clip_id=clip_id):
+                if not f.swap_excluded:
+                    by_frame[f.frame].append(f)
             for faces in by_frame.values():
                 faces.sort(key=lambda f: f.idx)
             self._faces[clip_id] = dict(by_frame)

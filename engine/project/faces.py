@@ -117,7 +117,7 @@ def _renumber_crops(store: ProjectStore, paths: list[str], ids: list[int]) -> li
 
 
 # ---------------------------------------------------------------------- bulk columns
-_BULK_COLUMNS: Final = frozenset({"track_id", "person_id", "excluded", "embedding"})
+_BULK_COLUMNS: Final = frozenset({"track_id", "person_id", "excluded", "swap_excluded", "embedding"})
 
 
 def set_face_column(store: ProjectStore, column: str, values: Mapping[int, Any]) -> None:

@@ -144,6 +144,7 @@ class NewFace:
     person_id: int | None = None
     excluded: bool = False
     crop_path: str | None = None
+    swap_excluded: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +157,8 @@ class Face:
     landmarks : float32 (68, 2) iBUG points.
     alignment : float64 (2, 3) similarity transform from frame to the aligned crop.
     crop_path : the crop file relative to the project folder (a re-creatable cache).
+    excluded : left out of the training set (its role's face set); still merged.
+    swap_excluded : "not swapped": a merge leaves this face as it is in the frame.
     """
 
     id: int
@@ -182,6 +185,7 @@ class Face:
     excluded: bool
     crop_path: str | None
     created_at: float
+    swap_excluded: bool = False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Face) and other.id == self.id

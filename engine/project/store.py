@@ -54,7 +54,7 @@ WRITE_RETRY_S: Final = 60.0
 _FACE_COLUMNS: Final = (
     "clip_id, frame, idx, x0, y0, x1, y1, score, landmarks, face_type, crop_size, alignment, "
     "yaw, pitch, roll, sharpness, mouth_open, eyes_open, smile, brow_raise, embedding, "
-    "track_id, person_id, excluded, crop_path, created_at"
+    "track_id, person_id, excluded, crop_path, created_at, swap_excluded"
 )
 _FACE_SELECT: Final = "SELECT id, " + _FACE_COLUMNS + " FROM faces"
 _FLOAT_FACE_COLUMNS: Final = ("sharpness", "yaw", "pitch", "roll", "mouth_open", "eyes_open", "smile", "brow_raise")
@@ -474,13 +474,14 @@ class ProjectStore:
                 landmarks_to_blob(f.landmarks), f.face_type, f.crop_size, alignment_to_blob(f.alignment),
                 f.yaw, f.pitch, f.roll, f.sharpness, f.mouth_open, f.eyes_open, f.smile, f.brow_raise,
                 embedding_to_blob(f.embedding), f.track_id, f.person_id, int(f.excluded), f.crop_path, now,
+                int(f.swap_excluded),
             )
             for f in map(checked, faces)
         )
         with self.transaction() as c:
             first = (self.scalar("SELECT max(id) FROM faces") or 0) + 1
             c.executemany(
-                f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 26)})", rows
+                f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 27)})", rows
             )
             last = self.scalar("SELECT max(id) FROM faces") or 0
         return ChangeSet.bulk("faces", range(first, last + 1), label="Add faces")
@@ -511,31 +512,31 @@ class ProjectStore:
     def face_columns(self, *, clip_id: int | None = None) -> dict[str, np.ndarray]:
         """Every face (or a clip's) as numpy columns, for grids and graphs of 100,000 faces.
 
-        Keys: id, clip_id, frame, role (0 src, 1 dst), person_id (-1 none), excluded,
-        has_mask (a label mask exists), sharpness, yaw, pitch, roll, mouth_open, eyes_open,
+        Keys: id, clip_id, frame, role (0 src, 1 dst), person_id (-1 none), excluded (left
+        out of the training set), swap_excluded (not swapped by a merge), has_mask (a label mask exists), sharpness, yaw, pitch, roll, mouth_open, eyes_open,
         smile, brow_raise (NaN where unknown), box_size (the box's longer side). One query,
         one float64 conversion: NULLs are read as +inf by SQLite and turned into NaN here.
         """
         inf = "9e999"
         where = "WHERE f.clip_id = ?" if clip_id is not None else ""
         sql = (
-            "SELECT f.id, f.clip_id, f.frame, c.role = 'dst', coalesce(f.person_id, -1), f.excluded, "
+            "SELECT f.id, f.clip_id, f.frame, c.role = 'dst', coalesce(f.person_id, -1), f.excluded, f.swap_excluded, "
             "EXISTS (SELECT 1 FROM masks m WHERE m.face_id = f.id AND m.kind = 'label'), "
             + ", ".join(f"coalesce(f.{c}, {inf})" for c in _FLOAT_FACE_COLUMNS)
             + ", max(f.x1 - f.x0, f.y1 - f.y0) "
             f"FROM faces f JOIN clips c ON c.id = f.clip_id {where} ORDER BY f.clip_id, f.frame, f.idx"
         )
         rows = self._conn.execute(sql, () if clip_id is None else (clip_id,)).fetchall()
-        data = np.array(rows, dtype=np.float64).reshape(len(rows), 8 + len(_FLOAT_FACE_COLUMNS))
+        data = np.array(rows, dtype=np.float64).reshape(len(rows), 9 + len(_FLOAT_FACE_COLUMNS))
         data[np.isinf(data)] = np.nan
         out: dict[str, np.ndarray] = {
             "id": data[:, 0].astype(np.int64), "clip_id": data[:, 1].astype(np.int64),
             "frame": data[:, 2].astype(np.int64), "role": data[:, 3].astype(np.int8),
             "person_id": data[:, 4].astype(np.int64), "excluded": data[:, 5].astype(bool),
-            "has_mask": data[:, 6].astype(bool),
+            "swap_excluded": data[:, 6].astype(bool), "has_mask": data[:, 7].astype(bool),
         }
         for k, name in enumerate(_FLOAT_FACE_COLUMNS):
-            out[name] = np.ascontiguousarray(data[:, 7 + k])
+            out[name] = np.ascontiguousarray(data[:, 8 + k])
         out["box_size"] = np.ascontiguousarray(data[:, -1])
         return out
 
@@ -551,6 +552,14 @@ class ProjectStore:
         verb = "Exclude" if excluded else "Restore"
         label = f"{verb} {n} face{'s' if n != 1 else ''}"
         return self.update_rows("faces", {i: {"excluded": int(excluded)} for i in ids}, label=label)
+
+    def set_swap_excluded(self, face_ids: Iterable[int], excluded: bool) -> ChangeSet:
+        """Mark faces "not swapped" (merges leave them as they are) or swap them again."""
+        ids = sorted(set(face_ids))
+        n = len(ids)
+        verb = "Don't swap" if excluded else "Swap"
+        label = f"{verb} {n} face{'s' if n != 1 else ''}"
+        return self.update_rows("faces", {i: {"swap_excluded": int(excluded)} for i in ids}, label=label)
 
     # ------------------------------------------------------------------ persons
     def add_person(self, name: str) -> tuple[Person, ChangeSet]:
@@ -648,7 +657,7 @@ def _face_from_row(r: sqlite3.Row) -> Face:
     return Face(
         r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8], landmarks_from_blob(r[9]), r[10], r[11],
         alignment_from_blob(r[12]), r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20],
-        embedding_from_blob(r[21]), r[22], r[23], bool(r[24]), r[25], r[26],
+        embedding_from_blob(r[21]), r[22], r[23], bool(r[24]), r[25], r[26], bool(r[27]),
     )
 
 

@@ -111,7 +111,7 @@ def test_mask_sources_xseg_and_labels(merge_project: Path, tmp_path: Path) -> No
         assert np.abs(labelled - hull).mean() < 0.01
 
 
-def test_excluded_faces_pass_through(merge_project: Path, tmp_path: Path, job_runner: Any) -> None:
+def test_not_swapped_faces_pass_through(merge_project: Path, tmp_path: Path, job_runner: Any) -> None:
     import cv2
 
     run, _ = job_runner
@@ -120,7 +120,9 @@ def test_excluded_faces_pass_through(merge_project: Path, tmp_path: Path, job_ru
     with ProjectStore.open(root) as store:
         clip = store.find_clip("lbax4n")
         gone = [f.id for f in store.faces(clip_id=clip.id) if 3 <= f.frame < 6]
-        store.set_excluded(gone, True)
+        store.set_swap_excluded(gone, True)
+        # Left out of training only: still swapped.
+        store.set_excluded([f.id for f in store.faces(clip_id=clip.id) if f.frame == 6], True)
     folder = tmp_path / "frames"
     job = run(root, "render", {"clip": "lbax4n", "format": "png", "out": str(folder), "start": 2, "stop": 7,
                                "device": "cpu", "settings": MergeSettings(mask=("hull",)).to_json()})
