@@ -65,7 +65,9 @@ def embedding_from_blob(blob: bytes | None) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class Clip:
-    """A video in the project. ``out_frame`` is exclusive; ``None`` means the end."""
+    """A video (``kind`` 'video') or an image clip ('images', 'faceset': one image a frame,
+    listed in the ``clip_images`` table) in the project. ``out_frame`` is exclusive;
+    ``None`` means the end."""
 
     id: int
     name: str
@@ -85,6 +87,7 @@ class Clip:
     in_frame: int
     out_frame: int | None
     added_at: float
+    kind: str = "video"
 
     @property
     def missing(self) -> bool:
@@ -116,6 +119,7 @@ class NewClip:
     codec: str
     audio_streams: int
     audio_codec: str | None
+    kind: str = "video"
 
 
 @dataclass(frozen=True, eq=False)

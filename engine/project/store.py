@@ -61,7 +61,7 @@ _FLOAT_FACE_COLUMNS: Final = ("sharpness", "yaw", "pitch", "roll", "mouth_open",
 _CLIP_SELECT: Final = (
     "SELECT id, name, role, path, size_bytes, fingerprint, width, height, fps_num, fps_den, "
     "frame_count, duration_s, rotation, codec, audio_streams, audio_codec, in_frame, "
-    "out_frame, added_at FROM clips"
+    "out_frame, added_at, kind FROM clips"
 )
 
 
@@ -414,7 +414,7 @@ class ProjectStore:
                     "fps_num": n.fps.numerator, "fps_den": n.fps.denominator,
                     "frame_count": n.frame_count, "duration_s": n.duration_s, "rotation": n.rotation,
                     "codec": n.codec, "audio_streams": n.audio_streams, "audio_codec": n.audio_codec,
-                    "in_frame": 0, "out_frame": None, "added_at": now,
+                    "in_frame": 0, "out_frame": None, "added_at": now, "kind": n.kind,
                 }
                 cur = c.execute(
                     f"INSERT INTO clips ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
@@ -650,6 +650,7 @@ def _clip_from_row(r: sqlite3.Row) -> Clip:
         fps=Fraction(r["fps_num"], r["fps_den"]), frame_count=r["frame_count"], duration_s=r["duration_s"],
         rotation=r["rotation"], codec=r["codec"], audio_streams=r["audio_streams"],
         audio_codec=r["audio_codec"], in_frame=r["in_frame"], out_frame=r["out_frame"], added_at=r["added_at"],
+        kind=r["kind"],
     )
 
 
