@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from helpers import ROOT, run_cli
 
 from engine.project.store import ProjectStore
@@ -81,7 +82,12 @@ def test_ddp_on_two_cpu_processes_matches_single_process_training(
         np.testing.assert_allclose([v for _, v in b], [v for _, v in a], rtol=1e-4)
     w1 = checkpoint.load(one / "models" / "1" / "latest").weights
     w2 = checkpoint.load(two / "models" / "1" / "latest").weights
-    assert max(float((w1[k] - w2[k]).abs().max()) for k in w1) < 1e-4
+    # Gradients averaged across ranks are summed in another order, so an Adam step on a
+    # weight whose gradient is ~0 can differ by about one learning rate (4e-4 at most here);
+    # all but a tiny fraction of the weights agree far closer than that.
+    diffs = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in w1])
+    assert float(diffs.max()) < 5e-4
+    assert float((diffs > 1e-5).float().mean()) < 1e-3
 
 
 def test_facesmith_train_runs_in_the_foreground_queues_and_refuses(project_copy: Path) -> None:
