@@ -17,6 +17,7 @@ from app.background import TaskRunner
 from app.document import ProjectDocument
 from engine.errors import FacesmithError
 from engine.media import FrameReader
+from engine.project.images import open_reader
 from engine.project.changes import ChangeSet
 from engine.project.models import Clip
 from widgets.face_grid import FaceGridView
@@ -103,7 +104,7 @@ class FramePresenter(QObject):
                 self.error.emit(f"clip '{clip.name}': its file is missing ({clip.path}); relink it")
                 return None
             try:
-                self._readers[clip_id] = FrameReader(clip.path, index_cache_dir=self.document.root / "cache")
+                self._readers[clip_id] = open_reader(self.document.store, clip)  # type: ignore[assignment]
             except FacesmithError as exc:
                 self.error.emit(str(exc))
                 return None

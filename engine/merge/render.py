@@ -238,7 +238,9 @@ def merged_frames(predictor: FacePredictor, clip: Clip, settings: MergeSettings,
             for key in [k for k in track_masks if k[1] <= w.frame_no - radius]:
                 del track_masks[key]
 
-    decode = iter_frames(clip.path, start=max(0, first - radius), stop=min(clip.frame_count, stop + radius),
+    from engine.project.images import clip_frames
+
+    decode = clip_frames(predictor.store, clip, start=max(0, first - radius), stop=min(clip.frame_count, stop + radius),
                          threaded=True, queue_size=8, stats=stats, index_cache_dir=index_cache_dir)
     try:
         for frame_no, image in decode:
