@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         if len(chosen) != 1:
             QMessageBox.information(self, "Keep person", "Select one person in the project browser first.")
             return
-        self._guarded("Keep person", lambda: self.curation.keep_person(chosen[0]))
+        self._guarded("Keep person", lambda: self.curation.keep_person_confirmed(self, chosen[0]))
 
     def _merge_persons(self) -> None:
         chosen = self.browser.selected_ids("person")
@@ -215,12 +215,7 @@ class MainWindow(QMainWindow):
             self._guarded("New person", lambda: self.curation.split_faces(ids, name.strip()))
 
     def _keep_best(self) -> None:
-        total = int(self.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 0"))
-        target, ok = QInputDialog.getInt(self, "Keep best faces",
-                                         f"Faces to keep (of {total}), spread over all poses:", min(total, 2000), 1,
-                                         max(total, 1))
-        if ok:
-            self._guarded("Keep best faces", lambda: self.curation.keep_best(target))
+        self._guarded("Keep best faces", lambda: self.curation.keep_best_confirmed(self))
 
     # ------------------------------------------------------------------ views
     def _on_frame_shown(self, clip_id: int, frame: int) -> None:

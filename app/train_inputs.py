@@ -404,8 +404,11 @@ _TRAIN_FLAGS: Final = {
     "iterations": "--iterations", "model": "--model", "batch_size": "--batch-size", "lr": "--lr",
     "optimizer": "--optimizer", "name": "--name", "device": "--device", "seed": "--seed",
     "preview_every": "--preview-every", "devices": "--devices",
+    "src_person": "--src-person", "dst_person": "--dst-person",
 }
-_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train"})
+#: list parameters, one flag per item
+_TRAIN_REPEATED: Final = {"src_persons": "--src-person", "dst_persons": "--dst-person", "clips": "--clip"}
+_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train", *_TRAIN_REPEATED})
 
 
 @dataclass(frozen=True)
@@ -453,6 +456,9 @@ def command_line(project: str | Path, params: Mapping[str, Any], *, program: str
             argv += [_TRAIN_FLAGS[key], _flag_value(value)]
         elif key == "pretrain":
             argv.append("--pretrain" if value else "--no-pretrain")
+        elif key in _TRAIN_REPEATED:
+            for v in value:
+                argv += [_TRAIN_REPEATED[key], str(v)]
         elif key == "checkpoint_every_s":
             argv += ["--checkpoint-minutes", repr(float(value) / 60.0)]
         elif key == "train":
@@ -468,5 +474,6 @@ _WARNING_STYLE: Final = "color: #e0b040;"
 _ERROR_STYLE: Final = "color: #ff6060;"
 DEFAULT_TARGET: Final = 100_000
 #: What the last job's parameters lend to a dialog opened on another model.
-_KEPT_FOR_ANOTHER_MODEL: Final = frozenset({"device", "devices", "src_person", "dst_person", "checkpoint_every_s",
+_KEPT_FOR_ANOTHER_MODEL: Final = frozenset({"device", "devices", "src_person", "dst_person", "src_persons",
+                                            "dst_persons", "clips", "checkpoint_every_s",
                                             "keep_backups", "keep_hourly", "preview_every", "metric_every"})

@@ -35,6 +35,7 @@ def face_table(columns: dict[str, np.ndarray]) -> FaceTable:
         columns["id"], clip_id=columns["clip_id"], frame=columns["frame"], role=columns["role"],
         person_id=columns["person_id"], excluded=columns["excluded"], has_mask=columns["has_mask"],
         sharpness=columns["sharpness"], yaw=columns["yaw"], pitch=columns["pitch"], size=columns["box_size"],
+        swap_excluded=columns.get("swap_excluded"),
     )
 
 

@@ -82,6 +82,8 @@ class RenderParams:
     threads: int = 0
     #: model arithmetic: auto (bfloat16 where the device has it natively), fp32 or bf16
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    #: swap only these persons' faces (replaces the clip's merge targets); None: the targets
+    persons: list[int] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -300,7 +302,12 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
     finished = (ctx.checkpoint or {}).get("finished") and out.exists()
     first = frames[1] if finished else sink.first_todo()
     total = frames[1] - frames[0]
-    predictor = FacePredictor(store, model, batch_size=p.batch_size, xseg_device=p.device, precision=p.precision)
+    if p.persons:
+        from engine.project.targets import check_persons
+
+        check_persons(store, clip, p.persons)
+    predictor = FacePredictor(store, model, batch_size=p.batch_size, xseg_device=p.device, precision=p.precision,
+                              persons=p.persons)
     stats = DecodeStats()
     writer = _Writer(sink)
     writer.start()

@@ -423,6 +423,7 @@ class FaceGridView(QAbstractScrollArea):
         first, stop = geo.position_range(clip.top() + scroll - SPACING, clip.bottom() + scroll + SPACING)
         rows = self._order[first:stop]
         table, loader, painter, tile, current = self._table, self.loader, self._painter, self._tile, self._current
+        no_swap = table.swap_excluded[rows].tolist()
         for k, (row, face_id, role, person, excluded, has_mask, selected) in enumerate(zip(
                 rows.tolist(), table.id[rows].tolist(), table.role[rows].tolist(), table.person_id[rows].tolist(),
                 table.excluded[rows].tolist(), table.has_mask[rows].tolist(), self._selected[rows].tolist(),
@@ -431,7 +432,7 @@ class FaceGridView(QAbstractScrollArea):
             image = loader.get(face_id)
             painter.paint(p, QRect(x, y - scroll, tile, tile), image, role=role, person=person, excluded=excluded,
                           has_mask=has_mask, selected=selected, current=row == current,
-                          failed=image is None and loader.failed(face_id))
+                          failed=image is None and loader.failed(face_id), swap_excluded=no_swap[k])
         p.end()
         self._request_thumbnails(geo, scroll)
 
