@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     masks_cli.register(sub)  # facesmith xseg ...
     merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
+    from engine.curation import persons_cli
+
+    persons_cli.register(sub)  # facesmith persons
     return parser
 
 
