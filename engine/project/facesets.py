@@ -10,7 +10,7 @@ files is refused rather than mixed into.
 **Delete** removes face rows (and their masks), not only excludes them, as one undoable
 change set: the crop files stay on disk while the project is open, so undo brings the
 faces back whole; :func:`purge_orphan_crops` removes crops no face row names any more
-(the editor runs it when the project closes; ``facesmith persons … delete`` at once).
+(the editor runs it for the faces it deleted when the project closes).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from engine.project import layout
 from engine.project.changes import ChangeSet
 from engine.project.store import ProjectStore
 
-__all__ = ["delete_faces", "export_faces", "faces_of_person", "purge_orphan_crops"]
+__all__ = ["delete_faces", "deleted_crops", "export_faces", "faces_of_person", "purge_orphan_crops"]
 
 METADATA_FILE = "facesmith_faces.json"
 
@@ -112,16 +112,30 @@ def delete_faces(store: ProjectStore, face_ids: Iterable[int]) -> ChangeSet:
     return ChangeSet(cs.rows, {}, f"Delete {len(ids)} face{'s' if len(ids) != 1 else ''}")
 
 
-def purge_orphan_crops(store: ProjectStore) -> int:
-    """Remove crop files under ``faces/`` that no face row names; returns how many."""
-    faces_dir = store.root / "faces"
-    if not faces_dir.is_dir():
+def deleted_crops(changes: ChangeSet) -> set[str]:
+    """The crop paths of the faces a :func:`delete_faces` change set deleted."""
+    return {str(r.before["crop_path"]) for r in changes.rows
+            if r.table == "faces" and r.after is None and r.before and r.before.get("crop_path")}
+
+
+def purge_orphan_crops(store: ProjectStore, candidates: Iterable[str]) -> int:
+    """Remove those of the crop files ``candidates`` (relative paths, from
+    :func:`deleted_crops`) that no face row names any more; returns how many.
+
+    Only named candidates are looked at, never the whole ``faces/`` folder: a running
+    extraction writes a crop just before its face row, and must not lose it.
+    """
+    wanted = sorted(set(candidates))
+    if not wanted:
         return 0
-    named = {str(r[0]) for r in store.query("SELECT crop_path FROM faces WHERE crop_path IS NOT NULL")}
+    marks = ", ".join("?" * len(wanted))
+    named = {str(r[0]) for r in store.query(f"SELECT crop_path FROM faces WHERE crop_path IN ({marks})", wanted)}
     removed = 0
-    for path in faces_dir.rglob("*.jpg"):
-        rel = path.relative_to(store.root).as_posix()
-        if rel not in named:
-            path.unlink(missing_ok=True)
+    for rel in wanted:
+        if rel in named:
+            continue
+        path = layout.inside(store.root, rel)
+        if path.is_file():
+            path.unlink()
             removed += 1
     return removed
