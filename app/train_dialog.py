@@ -42,6 +42,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -206,6 +208,16 @@ class TrainDialog(QDialog):
         self.src_person_combo.setToolTip("Train src on this person's faces only (the identity to put in)")
         self.dst_person_combo.setToolTip("Train dst on this person's faces only (the face to replace)")
         self._fill_persons()
+        self.clips_list = QListWidget()  # the clips whose faces train; all ticked: every clip
+        self.clips_list.setToolTip("Untick a clip to leave its faces out of training (e.g. a second, unrelated "
+                                   "dst clip); an unticked clip is never added")
+        self.clips_list.setMaximumHeight(96)
+        for clip_id, clip_name, clip_role in self.inputs.clips:
+            item = QListWidgetItem(f"{clip_role} · {clip_name}")
+            item.setData(Qt.ItemDataRole.UserRole, (clip_id, clip_name))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.clips_list.addItem(item)
         self.pretrain_check = QCheckBox("&Pretrain on any faces")
         self.pretrain_check.setToolTip("Train on every face of both roles: a generic face model to start real models "
                                        "from. Continuing a pretrained model with this off resets its inter layers and "
@@ -222,6 +234,8 @@ class TrainDialog(QDialog):
         faces = QFormLayout()
         faces.addRow("&src person", self.src_person_combo)
         faces.addRow("&dst person", self.dst_person_combo)
+        if self.inputs.clips:
+            faces.addRow("&Clips", self.clips_list)
         faces.addRow("", self.pretrain_check)
         faces_column = QVBoxLayout(faces_box)  # wrapped labels size themselves properly outside a form
         faces_column.addLayout(faces)
@@ -317,6 +331,7 @@ class TrainDialog(QDialog):
         for w in (self.src_person_combo, self.dst_person_combo):
             w.currentIndexChanged.connect(self._on_faces)
         self.pretrain_check.toggled.connect(self._on_faces)
+        self.clips_list.itemChanged.connect(lambda _item: self._on_faces())
         self.copy_button.clicked.connect(self.copy_command)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -388,12 +403,24 @@ class TrainDialog(QDialog):
             write_input(self.fields["seed"], req.seed if req.seed is not None else -1)
             for combo, key in ((self.src_person_combo, "src_person"), (self.dst_person_combo, "dst_person")):
                 write_input(combo, p.get(key))
+            chosen = {str(c) for c in p.get("clips") or ()}
+            for i in range(self.clips_list.count()):
+                item = self.clips_list.item(i)
+                clip_id, clip_name = item.data(Qt.ItemDataRole.UserRole)
+                on = not chosen or clip_name in chosen or str(clip_id) in chosen
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         finally:
             self._loading = False
         self._update_mode()
         self._on_faces()
 
     # ------------------------------------------------------------------ reading back
+    def chosen_clips(self) -> list[tuple[int, str]] | None:
+        """``(id, name)`` of the ticked clips, or None when every clip is ticked (no restriction)."""
+        items = [self.clips_list.item(i) for i in range(self.clips_list.count())]
+        ticked = [tuple(it.data(Qt.ItemDataRole.UserRole)) for it in items if it.checkState() == Qt.CheckState.Checked]
+        return None if len(ticked) == len(items) else ticked  # type: ignore[return-value]
+
     def continuing(self) -> ModelChoice | None:
         return self._model(self.model_combo.currentData()) if self.continue_radio.isChecked() else None
 
@@ -432,6 +459,9 @@ class TrainDialog(QDialog):
         for key, combo in (("src_person", self.src_person_combo), ("dst_person", self.dst_person_combo)):
             if combo.currentData() is not None:
                 p[key] = combo.currentData()
+        chosen = self.chosen_clips()
+        if chosen is not None:
+            p["clips"] = [name for _, name in chosen]
         seconds = round(read_input(self.fields["checkpoint_minutes"]) * 60.0, 6)
         if not same(seconds, _REQUEST_DEFAULTS["checkpoint_every_s"]):
             p["checkpoint_every_s"] = seconds
@@ -567,7 +597,9 @@ class TrainDialog(QDialog):
             self.coverage_label.setText("")
             self._changed()
             return
-        src, dst = f.training(0, src_person), f.training(1, dst_person)
+        chosen = self.chosen_clips()
+        clip_ids = None if chosen is None else [cid for cid, _ in chosen]
+        src, dst = f.training(0, src_person, clip_ids), f.training(1, dst_person, clip_ids)
         self._counts = (int(src.sum()), int(dst.sum()))
         self.counts_label.setText(f"src: {self._counts[0]:,} faces · dst: {self._counts[1]:,} faces{left_out}")
         if self._counts[0] and self._counts[1]:

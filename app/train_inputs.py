@@ -366,24 +366,29 @@ class FaceColumns:
     excluded: np.ndarray
     yaw: np.ndarray
     pitch: np.ndarray
+    clip: np.ndarray | None = None  # clip ids (None: unknown, no clip filter possible)
 
     @classmethod
     def from_columns(cls, cols: Mapping[str, np.ndarray]) -> FaceColumns:
         """From :meth:`ProjectStore.face_columns`."""
-        return cls(cols["id"], cols["role"], cols["person_id"], cols["excluded"], cols["yaw"], cols["pitch"])
+        return cls(cols["id"], cols["role"], cols["person_id"], cols["excluded"], cols["yaw"], cols["pitch"],
+                   cols.get("clip_id"))
 
     @classmethod
     def empty(cls) -> FaceColumns:
         z = np.empty(0)
         return cls(z.astype(np.int64), z.astype(np.int8), z.astype(np.int64), z.astype(bool), z, z)
 
-    def training(self, role: int | None, person: int | None) -> np.ndarray:
-        """Bool mask of the faces that train for ``role`` (None: any) and ``person`` (None: any)."""
+    def training(self, role: int | None, person: int | None, clips: Sequence[int] | None = None) -> np.ndarray:
+        """Bool mask of the faces that train for ``role`` (None: any), ``person`` (None: any)
+        and, when given, of the clips ``clips`` (ids)."""
         keep = ~self.excluded
         if role is not None:
             keep &= self.role == role
         if person is not None:
             keep &= self.person == person
+        if clips is not None and self.clip is not None:
+            keep &= np.isin(self.clip, np.asarray(list(clips), dtype=np.int64))
         return keep
 
 
@@ -396,6 +401,8 @@ class TrainInputs:
     persons: tuple[tuple[int, str], ...] = ()
     faces: FaceColumns = dataclasses.field(default_factory=FaceColumns.empty)
     devices: tuple[DeviceChoice, ...] = (AUTO_DEVICE, CPU_DEVICE)
+    #: ``(id, name, role)`` of every clip, for the dialog's clip choice
+    clips: tuple[tuple[int, str, str], ...] = ()
 
 
 # ======================================================================== command line

@@ -29,9 +29,11 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         p["checkpoint_every_s"] = args.checkpoint_minutes * 60.0
     if args.set:
         p["train"] = parse_cli_params(args.set)
-    for key, values in (("src_persons", args.src_person), ("dst_persons", args.dst_person)):
-        if values:
-            p[key] = [int(v) for v in values]
+    for role, values in (("src", args.src_person), ("dst", args.dst_person)):
+        if values and len(values) == 1:
+            p[f"{role}_person"] = int(values[0])  # the dialog's single choice, the same job
+        elif values:
+            p[f"{role}_persons"] = [int(v) for v in values]
     if args.clip:
         p["clips"] = list(args.clip)
     return p
