@@ -143,14 +143,32 @@ def clip_image_rows(store: ProjectStore, clip_id: int) -> list[dict[str, Any]]:
 def clip_image_paths(store: ProjectStore, clip: Clip) -> tuple[list[Path], list[int]]:
     """Absolute image paths and EXIF orientations of an image clip, in frame order."""
     rows = clip_image_rows(store, clip.id)
+    if not rows and clip.kind == "images":
+        rows = _rebuild_rows(store, clip)
     return [r["path"] for r in rows], [int(r["orientation"]) for r in rows]
+
+
+def _rebuild_rows(store: ProjectStore, clip: Clip) -> list[dict[str, Any]]:
+    """An image clip whose rows are gone (its add was undone and redone: undo deletes the
+    clip row and its images with it, redo puts back the clip row only) lists its source
+    again; used only when the content is the one the clip was added with."""
+    try:
+        plan = plan_image_clip(clip.path, clip.role, clip.name)
+    except MediaError:
+        return []
+    if plan.clip.fingerprint != clip.fingerprint:
+        return []
+    if not store.readonly:
+        insert_image_rows(store, clip.id, plan.images)
+    return [{"frame": k, "path": i.path, "width": i.width, "height": i.height, "size_bytes": i.size_bytes,
+             "orientation": i.orientation} for k, i in enumerate(plan.images)]
 
 
 def frame_sizes(store: ProjectStore, clip: Clip) -> np.ndarray:
     """``(frame_count, 2)`` width, height of each frame (upright)."""
     if clip.kind == "video":
         return np.tile(np.array([[clip.width, clip.height]], dtype=np.int64), (clip.frame_count, 1))
-    rows = clip_image_rows(store, clip.id)
+    rows = clip_image_rows(store, clip.id) or (_rebuild_rows(store, clip) if clip.kind == "images" else [])
     return np.array([[r["width"], r["height"]] for r in rows], dtype=np.int64).reshape(-1, 2)
 
 

@@ -166,3 +166,14 @@ def test_relink_by_content(project: ProjectStore, folder: Path, tmp_path: Path) 
         _photo(other / f"x{k}.png", (20, 20), (k, k, k))
     with pytest.raises(ClipError, match="different content"):
         relink(project, project.clip(clip.id), other)
+
+
+def test_undo_and_redo_of_an_image_clip_add(project: ProjectStore, folder: Path) -> None:
+    result = add_sources(project, [folder], "src")
+    (clip,) = result.clips
+    project.apply(result.changes.inverse())  # undo: the clip and (cascade) its images go
+    assert project.clips() == [] and project.scalar("SELECT count(*) FROM clip_images") == 0
+    project.apply(result.changes)  # redo: the clip row is back; its images are listed again
+    with open_reader(project, project.clip(clip.id)) as reader:
+        assert reader.frame_count == 5 and reader.read(4).shape == (48, 64, 3)
+    assert project.scalar("SELECT count(*) FROM clip_images WHERE clip_id = ?", (clip.id,)) == 5
