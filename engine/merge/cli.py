@@ -69,6 +69,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         req = get_kind("render").parse(params)  # refuses bad options (JobError)
         clip = store.find_clip(req.clip)
         frame_range(clip, req.start, req.stop)
+        from engine.project.images import check_renderable
+
+        check_renderable(store, clip, req.format)
         if req.persons:
             from engine.project.targets import check_persons
 

@@ -289,6 +289,9 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
     model_id = pick_model(store, p.model)
     settings = MergeSettings.from_json(p.settings) if p.settings is not None else load_clip_settings(store, clip.id)
     frames = frame_range(clip, p.start, p.stop)
+    from engine.project.images import check_renderable
+
+    check_renderable(store, clip, p.format)
     out = output_path(store, clip, p, model_id, ctx.job_id)
     if p.format in ("mp4", "mkv"):
         check_encoder(p.codec)

@@ -250,3 +250,14 @@ def relink_images(store: ProjectStore, clip: Clip, new_path: Path) -> tuple[Path
         c.executemany("UPDATE clip_images SET path = ? WHERE clip_id = ? AND frame = ?",
                       [(str(f.resolve()), clip.id, k) for k, f in enumerate(chosen)])
     return new_path, changes
+
+
+def check_renderable(store: ProjectStore, clip: Clip, fmt: str) -> None:
+    """Refuse a video render of an image clip whose images differ in size (a video has one
+    size); PNG frames or RGBA patches keep each image's own size."""
+    if clip.kind == "video" or fmt not in ("mp4", "mkv"):
+        return
+    sizes = {tuple(s) for s in frame_sizes(store, clip).tolist()}
+    if len(sizes) > 1:
+        raise ClipError(clip.path, f"clip '{clip.name}' is an image clip with {len(sizes)} different image sizes; "
+                                   "a video needs one: render it with --format png")

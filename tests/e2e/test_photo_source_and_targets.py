@@ -148,3 +148,23 @@ def test_render_refuses_a_person_not_in_the_clip(photo_project: dict, capsys) ->
     assert f"person {photo_person}" in err and "has no faces in clip 'stage'" in err
     with ProjectStore.open(root, readonly=True) as store:
         assert store.scalar("SELECT count(*) FROM jobs") == jobs
+
+
+def test_an_image_clip_renders_to_frames_of_their_own_size(photo_project: dict, tmp_path: Path, capsys) -> None:
+    from engine.cli import main
+
+    root, model = photo_project["root"], photo_project["model"]
+    # A video needs one size: refused up front, naming the clip, nothing queued.
+    code = main(["render", str(root), "--clip", "interview stills", "--queue-only"])
+    err = capsys.readouterr().err
+    assert code != 0 and "interview stills" in err and "render it with --format png" in err
+    out = tmp_path / "photos_out"
+    job = run_job(root, "render", {"clip": "interview stills", "model": model, "format": "png", "out": str(out),
+                                   "device": "cpu", "threads": 1})
+    assert job.state == "done", job.error_text
+    with ProjectStore.open(root, readonly=True) as store:
+        clip = store.find_clip("interview stills")
+        sizes = [(r[0], r[1]) for r in store.query(
+            "SELECT width, height FROM clip_images WHERE clip_id = ? ORDER BY frame", (clip.id,))]
+    files = sorted(out.glob("*.png"))
+    assert [cv2.imread(str(f)).shape[1::-1] for f in files] == sizes
