@@ -177,3 +177,16 @@ def test_undo_and_redo_of_an_image_clip_add(project: ProjectStore, folder: Path)
     with open_reader(project, project.clip(clip.id)) as reader:
         assert reader.frame_count == 5 and reader.read(4).shape == (48, 64, 3)
     assert project.scalar("SELECT count(*) FROM clip_images WHERE clip_id = ?", (clip.id,)) == 5
+
+
+def test_probe_clips_notices_a_changed_photo(tmp_path: Path, folder: Path) -> None:
+    from tests.conftest import run_job
+
+    with ProjectStore.create(tmp_path / "Probe") as store:
+        add_sources(store, [folder], "src")
+        root = store.root
+    job = run_job(root, "probe_clips", {})
+    assert job.state == "done" and job.result["data"]["problems"] == []
+    _photo(folder / "img2.png", (40, 60), (41, 200, 40))  # edited in place
+    job = run_job(root, "probe_clips", {})
+    assert job.result["data"]["problems"] == [f"photos: its images changed since they were added ({folder})"]
