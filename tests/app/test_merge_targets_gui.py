@@ -64,6 +64,11 @@ def test_person_list_ranges_states_and_delete(qtbot, extracted_copy: Path, artif
     window.document.execute("Exclude", lambda s: s.set_excluded(ids[:6], True))
     window.document.execute("Don't swap", lambda s: s.set_swap_excluded(ids[3:9], True))
     grid = window.faces_panel.grid
+    frame = store.face(ids[5]).frame
+    window.frame_presenter.request_frame(frame)
+    qtbot.waitUntil(lambda: window.frame_presenter.frame == frame, timeout=5000)
+    shown = {f.face_id: f for f in window.frame_view.faces()}
+    assert shown[ids[5]].not_swapped and shown[ids[5]].excluded  # drawn amber and dotted in the frame view
     table = grid._table
     rows = table.rows_of(np.asarray(ids[:9]))
     assert table.excluded[rows].tolist() == [True] * 6 + [False] * 3
