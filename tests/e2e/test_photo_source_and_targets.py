@@ -10,6 +10,7 @@ other person's box too (so the check can fail).
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -148,6 +149,14 @@ def test_render_refuses_a_person_not_in_the_clip(photo_project: dict, capsys) ->
     assert f"person {photo_person}" in err and "has no faces in clip 'stage'" in err
     with ProjectStore.open(root, readonly=True) as store:
         assert store.scalar("SELECT count(*) FROM jobs") == jobs
+        stage_person = store.faces(clip_id=store.find_clip("stage").id)[0].person_id
+    # A person of the clip is queued as the render's persons.
+    assert main(["render", str(root), "--clip", "stage", "--person", str(stage_person), "--queue-only"]) == 0
+    with ProjectStore.open(root) as store:
+        row = store.query("SELECT id, params FROM jobs ORDER BY id DESC LIMIT 1")[0]
+        assert json.loads(row[1])["persons"] == [stage_person]
+        store.connection.execute("DELETE FROM jobs WHERE id = ?", (row[0],))
+        store.connection.commit()
 
 
 def test_an_image_clip_renders_to_frames_of_their_own_size(photo_project: dict, tmp_path: Path, capsys) -> None:
