@@ -30,10 +30,10 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     if args.set:
         p["train"] = parse_cli_params(args.set)
     for role, values in (("src", args.src_person), ("dst", args.dst_person)):
-        if values and len(values) == 1:
-            p[f"{role}_person"] = int(values[0])  # the dialog's single choice, the same job
-        elif values:
-            p[f"{role}_persons"] = [int(v) for v in values]
+        if values:  # the first as <role>_person, the rest as <role>_persons: what the dialog queues
+            p[f"{role}_person"] = int(values[0])
+            if values[1:]:
+                p[f"{role}_persons"] = [int(v) for v in values[1:]]
     if args.clip:
         p["clips"] = list(args.clip)
     return p
