@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     p.add_argument("action", nargs="?", default="list", choices=ACTIONS)
     p.add_argument("args", nargs="*")
     p.add_argument("--role", choices=("src", "dst"), help="keep: the role, when the person has faces in both")
+    p.add_argument("--track", action="append", type=int, default=[], metavar="T",
+                   help="target: also swap this track of the clip (repeat; after the person ids)")
     p.set_defaults(func=cmd_persons)
 
 
@@ -95,6 +97,12 @@ def cmd_persons(args: argparse.Namespace) -> int:
             clip = store.find_clip(a[0])
             if clip.role != "dst":
                 raise FacesmithError(f"clip '{clip.name}' is a {clip.role} clip; merge targets are for dst clips")
-            cs = targets.set_targets(store, clip, _ints(a[1:], "target"))
+            tracks = [int(t) for t in args.track]
+            have = {int(r[0]) for r in store.query("SELECT DISTINCT track_id FROM faces WHERE clip_id = ? "
+                                                    "AND track_id IS NOT NULL", (clip.id,))}
+            for t in tracks:
+                if t not in have:
+                    raise FacesmithError(f"clip '{clip.name}' has no track {t}")
+            cs = targets.set_targets(store, clip, _ints(a[1:], "target"), tracks)
             print(f"{cs.label} ({targets.swap_filter(store, clip).describe()})")
     return 0

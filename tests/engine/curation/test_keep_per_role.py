@@ -131,6 +131,15 @@ def test_merge_targets_and_swap_ranges(world: dict) -> None:
     assert {f.person_id for f in faces if targets.swap_filter(store, stage, [p["D1"]]).wants(f)} == {p["D1"]}
     store.apply(cs.inverse())
     assert targets.swap_filter(store, stage).persons is None
+    # A track as a target: its faces are swapped besides the chosen persons'.
+    d1 = [f.id for f in faces if f.person_id == p["D1"]][:3]
+    store.update_rows("faces", {i: {"track_id": 7} for i in d1})
+    targets.set_targets(store, stage, [p["D2"]], [7])
+    faces = store.faces(clip_id=stage.id)
+    wanted = targets.swap_filter(store, stage)
+    assert {f.id for f in faces if wanted.wants(f)} == {f.id for f in faces if f.person_id == p["D2"]} | set(d1)
+    targets.set_targets(store, stage, [])  # no targets: every face again
+    assert targets.swap_filter(store, stage).persons is None
     rng = targets.add_swap_range(store, stage, 10, 20)
     frames = {f.frame for f in faces if targets.swap_filter(store, stage).wants(f)}
     assert not frames & set(range(10, 20)) and frames & set(range(20, 40))
@@ -166,6 +175,8 @@ def test_persons_cli(world: dict, capsys, tmp_path: Path) -> None:
     assert main(["persons", str(root), "keep", str(p["D1"])]) == 0
     assert "from the swap (in stage); src untouched" in capsys.readouterr().out
     assert main(["persons", str(root), "merge", str(p["S1"]), str(p["S2"])]) == 0
+    assert main(["persons", str(root), "target", "stage", str(p["D2"]), "--track", "0"]) != 0  # no tracks here
+    assert "has no track 0" in capsys.readouterr().err
     assert main(["persons", str(root), "target", "stage", str(p["D2"])]) == 0
     assert main(["persons", str(root), "keep", "999"]) != 0
     assert "no person with id 999" in capsys.readouterr().err
