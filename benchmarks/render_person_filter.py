@@ -23,20 +23,37 @@ from pathlib import Path
 
 from _common import ROOT, report
 
+import av
+import numpy as np
 import torch
 
+from engine.media import iter_frames
 from engine.project.clips import add_clips
 from engine.project.store import ProjectStore
 from engine.swap.config import get_preset
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
 from render_speed import add_model, run_job  # noqa: E402
-
-from e2e.test_photo_source_and_targets import compose_two_person_clip  # noqa: E402
 
 CLIP = ROOT / "resources" / "sample" / "lbax4n.mpg"
 OTHER = ROOT / "resources" / "sample" / "bbaf2n.mpg"
+
+
+def compose_two_person_clip(left: Path, right: Path, out: Path, frames: int) -> Path:
+    """``left`` and ``right`` side by side (as the e2e test makes its two-person clip)."""
+    a = [img for _, img in iter_frames(left, stop=frames, threaded=False)]
+    b = [img for _, img in iter_frames(right, stop=frames, threaded=False)]
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = a[0].shape[1] * 2, a[0].shape[0], "yuv420p"
+        stream.options = {"crf": "12", "preset": "ultrafast"}
+        for x, y in zip(a, b, strict=True):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.hstack([x, y])),
+                                                                   format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out
 
 
 def render_seconds(root: Path, clip: str, model: int, out: Path, persons: list[int] | None) -> float:
