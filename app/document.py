@@ -82,4 +82,9 @@ class ProjectDocument(QObject):
 
     def close(self) -> None:
         self.undo_stack.clear()
+        deleted = getattr(self, "deleted_crops", None)
+        if deleted and not self.store.readonly:  # deleted faces' crops were kept for undo until now
+            from engine.project.facesets import purge_orphan_crops
+
+            purge_orphan_crops(self.store, deleted)
         self.store.close()

@@ -37,7 +37,8 @@ from widgets.log_view import LogView
 from widgets.project_browser import ProjectBrowser
 from widgets.timeline import TimelineView
 
-VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.mpg *.mpeg *.m4v *.webm *.mts *.ts);;All files (*)"
+VIDEO_FILTER = ("Videos and stills (*.mp4 *.mov *.mkv *.avi *.mpg *.mpeg *.m4v *.webm *.mts *.ts *.jpg *.jpeg *.png "
+                "*.webp *.tif *.tiff *.bmp);;All files (*)")
 EXTRACT_HELP = {
     "clips": 'clip names or ids as a JSON list, e.g. ["interview"]; empty: every clip (of the role)',
     "role": "extract every clip of this role",
@@ -196,7 +197,7 @@ class MainWindow(QMainWindow):
         if len(chosen) != 1:
             QMessageBox.information(self, "Keep person", "Select one person in the project browser first.")
             return
-        self._guarded("Keep person", lambda: self.curation.keep_person(chosen[0]))
+        self._guarded("Keep person", lambda: self.curation.keep_person_confirmed(self, chosen[0]))
 
     def _merge_persons(self) -> None:
         chosen = self.browser.selected_ids("person")
@@ -215,12 +216,7 @@ class MainWindow(QMainWindow):
             self._guarded("New person", lambda: self.curation.split_faces(ids, name.strip()))
 
     def _keep_best(self) -> None:
-        total = int(self.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 0"))
-        target, ok = QInputDialog.getInt(self, "Keep best faces",
-                                         f"Faces to keep (of {total}), spread over all poses:", min(total, 2000), 1,
-                                         max(total, 1))
-        if ok:
-            self._guarded("Keep best faces", lambda: self.curation.keep_best(target))
+        self._guarded("Keep best faces", lambda: self.curation.keep_best_confirmed(self))
 
     # ------------------------------------------------------------------ views
     def _on_frame_shown(self, clip_id: int, frame: int) -> None:
@@ -234,14 +230,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ commands
     def add_clips(self, paths: list[str], role: str) -> None:
         """Add clips as one undoable step (undo removes them again)."""
-        from engine.project.clips import add_clips
+        from engine.project.clips import add_sources
 
         n = len(paths)
+        skipped: list = []
+
+        def add(store):  # noqa: ANN001, ANN202
+            result = add_sources(store, paths, role)
+            skipped.extend(result.skipped)
+            return result.changes
+
         try:
-            self.document.execute(f"Add {n} {role} clip{'s' if n != 1 else ''}",
-                                  lambda store: add_clips(store, paths, role)[1])
+            self.document.execute(f"Add {n} {role} clip{'s' if n != 1 else ''}", add)
         except FacesmithError as exc:
             QMessageBox.warning(self, "Cannot add clips", str(exc))
+        if skipped:  # unreadable files in an image folder: the rest was added
+            QMessageBox.information(self, "Some files were left out", "\n".join(f"{p}: {why}" for p, why in skipped))
 
     def extract_dialog(self) -> JobDialog:
         """Extract… : the extraction job's parameters, preset from the preferences."""

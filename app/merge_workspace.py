@@ -128,6 +128,13 @@ class MergeWorkspace(QObject):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(self.model_combo)
+        from app.presenters.targets_presenter import TargetsPresenter
+        from widgets.person_checklist import PersonChecklist
+
+        self.persons = PersonChecklist()  # merge targets of the shown dst clip
+        self.targets = TargetsPresenter(window.document, self.persons, lambda: window.frame_presenter.clip,
+                                        window.timeline, lambda: window.frame_presenter.frame, self)
+        layout.addWidget(self.persons)
         layout.addWidget(self.panel)
         layout.addWidget(self.info)
         layout.addStretch(1)
@@ -140,8 +147,13 @@ class MergeWorkspace(QObject):
         self.merged_action = self._action("&Merged View", "Ctrl+Shift+M", checkable=True)
         self.split_action = self._action("&Split View (original | merged)", "Ctrl+Alt+M", checkable=True)
         self.render_action = self._action("&Render…", "Ctrl+R")
+        self.no_swap_action = self._action("&Don't Swap Here (In/Out Range)", "")
+        self.swap_again_action = self._action("S&wap Here Again", "")
+        self.no_swap_action.triggered.connect(lambda: self.targets.dont_swap_range())
+        self.swap_again_action.triggered.connect(lambda: self.targets.swap_here_again())
         menu = window.menuBar().addMenu("&Merge")
-        for a in (self.merged_action, self.split_action, None, self.render_action):
+        for a in (self.merged_action, self.split_action, None, self.no_swap_action, self.swap_again_action, None,
+                  self.render_action):
             menu.addSeparator() if a is None else menu.addAction(a)
         menu.addAction(self.dock.toggleViewAction())
         self._relay = _Relay(self)
@@ -249,6 +261,7 @@ class MergeWorkspace(QObject):
         if getattr(self, "_shown_clip", None) != clip_id:
             self._shown_clip = clip_id
             self._load_clip_settings()
+            self.targets.refresh()
         self._original = self.window.frame_view.frame()
         self._merged = None
         self.request()
@@ -334,7 +347,7 @@ class MergeWorkspace(QObject):
     def _on_changed(self, changes: ChangeSet) -> None:
         if changes.touches("models"):
             self._fill_models()
-        if changes.touches("faces", "masks", "models") and self._worker is not None:
+        if changes.touches("faces", "masks", "models", "merge_targets", "swap_ranges") and self._worker is not None:
             self._worker.forget()
             self.request()
 

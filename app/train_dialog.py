@@ -42,11 +42,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QLineEdit,
     QPlainTextEdit,
+    QMenu,
     QPushButton,
     QRadioButton,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -206,6 +210,38 @@ class TrainDialog(QDialog):
         self.src_person_combo.setToolTip("Train src on this person's faces only (the identity to put in)")
         self.dst_person_combo.setToolTip("Train dst on this person's faces only (the face to replace)")
         self._fill_persons()
+        # Several persons a side: the combo's person plus those ticked in the "+" menu.
+        self.more_persons: dict[str, QMenu] = {}
+        more_buttons: dict[str, QWidget] = {}
+        for role in ("src", "dst"):
+            button = QToolButton()
+            button.setText("+")
+            button.setToolTip(f"Train {role} on more persons too (ticked here), besides the one chosen")
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            menu = QMenu(button)
+            for pid, name in self.inputs.persons:
+                action = menu.addAction(name)
+                action.setCheckable(True)
+                action.setData(pid)
+                action.toggled.connect(lambda _on: self._on_faces())
+            button.setMenu(menu)
+            self.more_persons[role] = menu
+            row = QWidget()
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            line.addWidget(self.src_person_combo if role == "src" else self.dst_person_combo, 1)
+            line.addWidget(button)
+            more_buttons[role] = row
+        self.clips_list = QListWidget()  # the clips whose faces train; all ticked: every clip
+        self.clips_list.setToolTip("Untick a clip to leave its faces out of training (e.g. a second, unrelated "
+                                   "dst clip); an unticked clip is never added")
+        self.clips_list.setMaximumHeight(96)
+        for clip_id, clip_name, clip_role in self.inputs.clips:
+            item = QListWidgetItem(f"{clip_role} · {clip_name}")
+            item.setData(Qt.ItemDataRole.UserRole, (clip_id, clip_name))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.clips_list.addItem(item)
         self.pretrain_check = QCheckBox("&Pretrain on any faces")
         self.pretrain_check.setToolTip("Train on every face of both roles: a generic face model to start real models "
                                        "from. Continuing a pretrained model with this off resets its inter layers and "
@@ -220,8 +256,10 @@ class TrainDialog(QDialog):
         hint.setStyleSheet("color: #9a9aa0;")
         faces_box = QGroupBox("Faces")
         faces = QFormLayout()
-        faces.addRow("&src person", self.src_person_combo)
-        faces.addRow("&dst person", self.dst_person_combo)
+        faces.addRow("&src person", more_buttons["src"])
+        faces.addRow("&dst person", more_buttons["dst"])
+        if self.inputs.clips:
+            faces.addRow("&Clips", self.clips_list)
         faces.addRow("", self.pretrain_check)
         faces_column = QVBoxLayout(faces_box)  # wrapped labels size themselves properly outside a form
         faces_column.addLayout(faces)
@@ -317,6 +355,7 @@ class TrainDialog(QDialog):
         for w in (self.src_person_combo, self.dst_person_combo):
             w.currentIndexChanged.connect(self._on_faces)
         self.pretrain_check.toggled.connect(self._on_faces)
+        self.clips_list.itemChanged.connect(lambda _item: self._on_faces())
         self.copy_button.clicked.connect(self.copy_command)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -388,12 +427,36 @@ class TrainDialog(QDialog):
             write_input(self.fields["seed"], req.seed if req.seed is not None else -1)
             for combo, key in ((self.src_person_combo, "src_person"), (self.dst_person_combo, "dst_person")):
                 write_input(combo, p.get(key))
+            for role in ("src", "dst"):
+                more = {int(x) for x in p.get(f"{role}_persons") or ()}
+                for action in self.more_persons[role].actions():
+                    action.setChecked(int(action.data()) in more)
+            chosen = {str(c) for c in p.get("clips") or ()}
+            for i in range(self.clips_list.count()):
+                item = self.clips_list.item(i)
+                clip_id, clip_name = item.data(Qt.ItemDataRole.UserRole)
+                on = not chosen or clip_name in chosen or str(clip_id) in chosen
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         finally:
             self._loading = False
         self._update_mode()
         self._on_faces()
 
     # ------------------------------------------------------------------ reading back
+    def persons_of(self, role: str) -> list[int]:
+        """The persons chosen for ``role``: the combo's, then those ticked in its "+" menu."""
+        combo = self.src_person_combo if role == "src" else self.dst_person_combo
+        first = [] if combo.currentData() is None else [int(combo.currentData())]
+        more = [int(a.data()) for a in self.more_persons[role].actions() if a.isChecked()] \
+            if hasattr(self, "more_persons") else []
+        return list(dict.fromkeys(first + more))
+
+    def chosen_clips(self) -> list[tuple[int, str]] | None:
+        """``(id, name)`` of the ticked clips, or None when every clip is ticked (no restriction)."""
+        items = [self.clips_list.item(i) for i in range(self.clips_list.count())]
+        ticked = [tuple(it.data(Qt.ItemDataRole.UserRole)) for it in items if it.checkState() == Qt.CheckState.Checked]
+        return None if len(ticked) == len(items) else ticked  # type: ignore[return-value]
+
     def continuing(self) -> ModelChoice | None:
         return self._model(self.model_combo.currentData()) if self.continue_radio.isChecked() else None
 
@@ -429,9 +492,15 @@ class TrainDialog(QDialog):
             p["device"] = device.device
         if device is not None and device.devices != 1:
             p["devices"] = device.devices
-        for key, combo in (("src_person", self.src_person_combo), ("dst_person", self.dst_person_combo)):
-            if combo.currentData() is not None:
-                p[key] = combo.currentData()
+        for role in ("src", "dst"):
+            persons = self.persons_of(role)
+            if persons:  # the first as <role>_person, the rest as <role>_persons: as the CLI reads them
+                p[f"{role}_person"] = persons[0]
+                if persons[1:]:
+                    p[f"{role}_persons"] = persons[1:]
+        chosen = self.chosen_clips()
+        if chosen is not None:
+            p["clips"] = [name for _, name in chosen]
         seconds = round(read_input(self.fields["checkpoint_minutes"]) * 60.0, 6)
         if not same(seconds, _REQUEST_DEFAULTS["checkpoint_every_s"]):
             p["checkpoint_every_s"] = seconds
@@ -551,12 +620,22 @@ class TrainDialog(QDialog):
         self.model_combo.setEnabled(continuing)
         self._changed()
 
+    def _side(self, role: int, clip_ids: list[int] | None) -> np.ndarray:
+        """The faces that train for ``role`` (0 src, 1 dst): of any chosen person, of the clips."""
+        f = self.inputs.faces
+        persons = self.persons_of("src" if role == 0 else "dst")
+        if not persons:
+            return f.training(role, None, clip_ids)
+        mask = np.zeros(len(f.ids), bool)
+        for pid in persons:
+            mask |= f.training(role, pid, clip_ids)
+        return mask
+
     def _on_faces(self) -> None:
         """Face counts and the pose-coverage warning for the faces that will train."""
         if self._loading:
             return
         f = self.inputs.faces
-        src_person, dst_person = self.src_person_combo.currentData(), self.dst_person_combo.currentData()
         pretrain = self.pretrain_check.isChecked()
         excluded = int(f.excluded.sum())
         left_out = f" · {excluded:,} excluded face{'s' if excluded != 1 else ''} left out" if excluded else ""
@@ -567,7 +646,9 @@ class TrainDialog(QDialog):
             self.coverage_label.setText("")
             self._changed()
             return
-        src, dst = f.training(0, src_person), f.training(1, dst_person)
+        chosen = self.chosen_clips()
+        clip_ids = None if chosen is None else [cid for cid, _ in chosen]
+        src, dst = self._side(0, clip_ids), self._side(1, clip_ids)
         self._counts = (int(src.sum()), int(dst.sum()))
         self.counts_label.setText(f"src: {self._counts[0]:,} faces · dst: {self._counts[1]:,} faces{left_out}")
         if self._counts[0] and self._counts[1]:

@@ -366,24 +366,29 @@ class FaceColumns:
     excluded: np.ndarray
     yaw: np.ndarray
     pitch: np.ndarray
+    clip: np.ndarray | None = None  # clip ids (None: unknown, no clip filter possible)
 
     @classmethod
     def from_columns(cls, cols: Mapping[str, np.ndarray]) -> FaceColumns:
         """From :meth:`ProjectStore.face_columns`."""
-        return cls(cols["id"], cols["role"], cols["person_id"], cols["excluded"], cols["yaw"], cols["pitch"])
+        return cls(cols["id"], cols["role"], cols["person_id"], cols["excluded"], cols["yaw"], cols["pitch"],
+                   cols.get("clip_id"))
 
     @classmethod
     def empty(cls) -> FaceColumns:
         z = np.empty(0)
         return cls(z.astype(np.int64), z.astype(np.int8), z.astype(np.int64), z.astype(bool), z, z)
 
-    def training(self, role: int | None, person: int | None) -> np.ndarray:
-        """Bool mask of the faces that train for ``role`` (None: any) and ``person`` (None: any)."""
+    def training(self, role: int | None, person: int | None, clips: Sequence[int] | None = None) -> np.ndarray:
+        """Bool mask of the faces that train for ``role`` (None: any), ``person`` (None: any)
+        and, when given, of the clips ``clips`` (ids)."""
         keep = ~self.excluded
         if role is not None:
             keep &= self.role == role
         if person is not None:
             keep &= self.person == person
+        if clips is not None and self.clip is not None:
+            keep &= np.isin(self.clip, np.asarray(list(clips), dtype=np.int64))
         return keep
 
 
@@ -396,6 +401,8 @@ class TrainInputs:
     persons: tuple[tuple[int, str], ...] = ()
     faces: FaceColumns = dataclasses.field(default_factory=FaceColumns.empty)
     devices: tuple[DeviceChoice, ...] = (AUTO_DEVICE, CPU_DEVICE)
+    #: ``(id, name, role)`` of every clip, for the dialog's clip choice
+    clips: tuple[tuple[int, str, str], ...] = ()
 
 
 # ======================================================================== command line
@@ -404,8 +411,11 @@ _TRAIN_FLAGS: Final = {
     "iterations": "--iterations", "model": "--model", "batch_size": "--batch-size", "lr": "--lr",
     "optimizer": "--optimizer", "name": "--name", "device": "--device", "seed": "--seed",
     "preview_every": "--preview-every", "devices": "--devices",
+    "src_person": "--src-person", "dst_person": "--dst-person",
 }
-_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train"})
+#: list parameters, one flag per item
+_TRAIN_REPEATED: Final = {"src_persons": "--src-person", "dst_persons": "--dst-person", "clips": "--clip"}
+_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train", *_TRAIN_REPEATED})
 
 
 @dataclass(frozen=True)
@@ -453,6 +463,9 @@ def command_line(project: str | Path, params: Mapping[str, Any], *, program: str
             argv += [_TRAIN_FLAGS[key], _flag_value(value)]
         elif key == "pretrain":
             argv.append("--pretrain" if value else "--no-pretrain")
+        elif key in _TRAIN_REPEATED:
+            for v in value:
+                argv += [_TRAIN_REPEATED[key], str(v)]
         elif key == "checkpoint_every_s":
             argv += ["--checkpoint-minutes", repr(float(value) / 60.0)]
         elif key == "train":
@@ -468,5 +481,6 @@ _WARNING_STYLE: Final = "color: #e0b040;"
 _ERROR_STYLE: Final = "color: #ff6060;"
 DEFAULT_TARGET: Final = 100_000
 #: What the last job's parameters lend to a dialog opened on another model.
-_KEPT_FOR_ANOTHER_MODEL: Final = frozenset({"device", "devices", "src_person", "dst_person", "checkpoint_every_s",
+_KEPT_FOR_ANOTHER_MODEL: Final = frozenset({"device", "devices", "src_person", "dst_person", "src_persons",
+                                            "dst_persons", "clips", "checkpoint_every_s",
                                             "keep_backups", "keep_hourly", "preview_every", "metric_every"})

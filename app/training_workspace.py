@@ -165,7 +165,8 @@ class TrainingWorkspace(QObject):
         store = self.document.store
         models = tuple(c for m in store.models("swap") if (c := ModelChoice.from_model(m)) is not None)
         persons = tuple((p.id, p.name) for p in store.persons())
-        return TrainInputs(store.root, models, persons, FaceColumns.from_columns(store.face_columns()), self._devices)
+        return TrainInputs(store.root, models, persons, FaceColumns.from_columns(store.face_columns()), self._devices,
+                           clips=tuple((c.id, c.name, c.role) for c in store.clips()))
 
     def open_dialog(self, *, model: int | None = None) -> TrainDialog:
         """Train Swap Model… (or continue ``model``): opens the dialog, queues on accept."""

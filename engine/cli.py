@@ -34,15 +34,20 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from engine.project.clips import add_clips
+    from engine.project.clips import add_sources
     from engine.project.store import ProjectStore
 
     with ProjectStore.open(args.project) as store:
-        clips, _ = add_clips(store, args.clips, args.role)
-        for c in clips:
+        result = add_sources(store, args.clips, args.role)
+        for c in result.clips:
+            if c.kind != "video":
+                print(f"added {c.role} image clip '{c.name}': {c.frame_count} image(s), up to {c.width}x{c.height}")
+                continue
             print(f"added {c.role} clip '{c.name}': {c.width}x{c.height}, {c.frame_count} frames "
                   f"at {float(c.fps):g} fps, {_fmt_duration(c.duration_s)}"
                   f"{', audio ' + c.audio_codec if c.audio_codec else ', no audio'}")
+        for path, problem in result.skipped:
+            print(f"skipped {path}: {problem}")
     return 0
 
 
@@ -142,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="project name (default: the folder name)")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("add", help="add video clips to a project")
+    p = sub.add_parser("add", help="add video clips, image folders, sequences (shot_%%04d.png) or stills")
     p.add_argument("project")
     p.add_argument("clips", nargs="+", metavar="CLIP")
     p.add_argument("--role", required=True, choices=("src", "dst"),
@@ -184,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     masks_cli.register(sub)  # facesmith xseg ...
     merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
+    from engine.curation import persons_cli
+
+    persons_cli.register(sub)  # facesmith persons
     return parser
 
 

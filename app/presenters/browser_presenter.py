@@ -42,8 +42,10 @@ class BrowserPresenter(QObject):
         self.view.set_clips(clips, store.face_counts(), self._thumbs)
         for clip in clips:
             if clip.id not in self._thumbs and not clip.missing:
-                path, frame = clip.path, clip.in_frame
-                self._tasks.submit(clip.id, lambda p=path, f=frame: _thumbnail(p, f))
+                from engine.project.images import frame_source
+
+                source, frame = frame_source(store, clip), clip.in_frame
+                self._tasks.submit(clip.id, lambda s=source, f=frame: _thumbnail(s, f))
 
     def refresh_persons(self) -> None:
         store = self.document.store
@@ -76,7 +78,8 @@ class BrowserPresenter(QObject):
         self._tasks.wait(5000)
 
 
-def _thumbnail(path, frame: int) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
+def _thumbnail(source, frame: int) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
     from engine.media import thumbnail
 
-    return thumbnail(path, frame, max_size=THUMB_SIZE)
+    with source.open(cache_frames=0) as reader:
+        return thumbnail(reader, frame, max_size=THUMB_SIZE)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from app.document import ProjectDocument
+from engine.curation import keep
 from engine.curation.coverage import compute_coverage
 from engine.project import persons
 from engine.project.changes import ChangeSet
@@ -39,11 +41,14 @@ class CurationPresenter(QObject):
 
     def reload(self) -> None:
         cols = self.document.face_columns()
+        # Every face is plotted (faces outside the training set in grey, "Colour: state" shows
+        # not trained / not swapped); the coverage counts the training set only.
         keep = ~cols["excluded"]
         self.graph.set_points(GraphPoints.build(
-            ids=cols["id"][keep], role=cols["role"][keep], yaw=cols["yaw"][keep], pitch=cols["pitch"][keep],
-            mouth_open=cols["mouth_open"][keep], eyes_open=cols["eyes_open"][keep], smile=cols["smile"][keep],
-            person=cols["person_id"][keep], sharpness=cols["sharpness"][keep], clip=cols["clip_id"][keep]))
+            ids=cols["id"], role=cols["role"], yaw=cols["yaw"], pitch=cols["pitch"],
+            mouth_open=cols["mouth_open"], eyes_open=cols["eyes_open"], smile=cols["smile"],
+            person=cols["person_id"], sharpness=cols["sharpness"], clip=cols["clip_id"],
+            excluded=cols["excluded"], swap_excluded=cols["swap_excluded"]))
         src = keep & (cols["role"] == 0)
         dst = keep & (cols["role"] == 1)
         for plane, (x, y) in PLANES.items():
@@ -61,8 +66,53 @@ class CurationPresenter(QObject):
             self.reload()
 
     # ------------------------------------------------------------------ commands
-    def keep_person(self, person_id: int) -> ChangeSet:
-        return self.document.execute("Keep person", lambda store: persons.keep_person(store, person_id))
+    def keep_person(self, person_id: int, *, role: str | None = None) -> ChangeSet:
+        return self.document.execute("Keep person", lambda store: persons.keep_person(store, person_id, role=role))
+
+    def confirm_and_apply(self, parent: QWidget | None, title: str, plan: keep.KeepPlan) -> ChangeSet | None:
+        """Show what ``plan`` will do and apply it (one undo step) when the user agrees."""
+        from PySide6.QtWidgets import QMessageBox
+
+        if plan.empty:
+            QMessageBox.information(parent, title, plan.text[0].upper() + plan.text[1:] + ".")
+            return None
+        answer = QMessageBox.question(parent, title, plan.text[0].upper() + plan.text[1:]
+                                      + ".\n\nThis is one step on the undo stack.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        return self.document.execute(title, lambda store: keep.apply(store, plan))
+
+    def keep_person_confirmed(self, parent: QWidget | None, person_id: int, role: str | None = None) -> ChangeSet | None:
+        """Keep Only Selected Person: within its role and clips, after a confirmation."""
+        store = self.document.store
+        if role is None and len(keep.person_roles(store, person_id)) > 1:
+            from PySide6.QtWidgets import QInputDialog
+
+            role, ok = QInputDialog.getItem(parent, "Keep person", "This person has src and dst faces; keep it in:",
+                                            ["dst", "src"], 0, False)
+            if not ok:
+                return None
+        return self.confirm_and_apply(parent, "Keep person", keep.plan_keep_person(store, person_id, role=role))
+
+    def keep_best_confirmed(self, parent: QWidget | None) -> ChangeSet | None:
+        """Keep Best Faces: on the src training set unless the user picks dst; confirmed."""
+        from PySide6.QtWidgets import QInputDialog
+
+        roles = ["src training set", "dst training set"]
+        choice, ok = QInputDialog.getItem(parent, "Keep best faces", "Thin out:", roles, 0, False)
+        if not ok:
+            return None
+        role = "dst" if choice == roles[1] else "src"
+        total = int(self.document.store.scalar(
+            "SELECT count(*) FROM faces f JOIN clips c ON c.id = f.clip_id WHERE f.excluded = 0 AND c.role = ?",
+            (role,)))
+        target, ok = QInputDialog.getInt(parent, "Keep best faces",
+                                         f"{role} faces to keep (of {total}), spread over all poses:",
+                                         min(total, 2000), 1, max(total, 1))
+        if not ok:
+            return None
+        return self.confirm_and_apply(parent, "Keep best faces",
+                                      keep.plan_best_faces(self.document.store, target, role=role))
 
     def merge_persons(self, sources: list[int], target: int) -> ChangeSet:
         return self.document.execute("Merge persons", lambda store: persons.merge_persons(store, sources, target))
@@ -70,7 +120,7 @@ class CurationPresenter(QObject):
     def split_faces(self, face_ids: list[int], name: str) -> ChangeSet:
         return self.document.execute("Split faces", lambda store: persons.split_faces(store, face_ids, name)[1])
 
-    def keep_best(self, target: int, *, role: str | None = None) -> ChangeSet:
+    def keep_best(self, target: int, *, role: str = "src") -> ChangeSet:
         return self.document.execute("Keep best faces",
                                      lambda store: persons.exclude_all_but_best(store, target, role=role))
 

@@ -17,6 +17,7 @@ from app.background import TaskRunner
 from app.document import ProjectDocument
 from engine.errors import FacesmithError
 from engine.media import FrameReader
+from engine.project.images import open_reader
 from engine.project.changes import ChangeSet
 from engine.project.models import Clip
 from widgets.face_grid import FaceGridView
@@ -103,7 +104,7 @@ class FramePresenter(QObject):
                 self.error.emit(f"clip '{clip.name}': its file is missing ({clip.path}); relink it")
                 return None
             try:
-                self._readers[clip_id] = FrameReader(clip.path, index_cache_dir=self.document.root / "cache")
+                self._readers[clip_id] = open_reader(self.document.store, clip)  # type: ignore[assignment]
             except FacesmithError as exc:
                 self.error.emit(str(exc))
                 return None
@@ -208,6 +209,9 @@ class FramePresenter(QObject):
         for clip_id, frame in keys:
             key_frames.setdefault(clip_id, []).append(frame)
         scanned = {r[0] for r in store.query("SELECT DISTINCT clip_id FROM scanned_frames")}
+        no_swap: dict[int, list[tuple[int, int]]] = {}
+        for clip_id, a, b in store.query("SELECT clip_id, start, stop FROM swap_ranges ORDER BY start"):
+            no_swap.setdefault(int(clip_id), []).append((int(a), int(b)))
         tracks = []
         for clip in store.clips():
             face_counts = np.zeros(clip.frame_count if clip.id in scanned or clip.id in per_clip else 0, np.int32)
@@ -217,7 +221,7 @@ class FramePresenter(QObject):
             start, stop = clip.frame_range
             tracks.append(TimelineTrack(clip.id, f"{clip.role} · {clip.name}", clip.frame_count, clip.fps,
                                         face_counts, np.asarray(key_frames.get(clip.id, []), np.int64),
-                                        start, stop - 1))
+                                        start, stop - 1, tuple(no_swap.get(clip.id, ()))))
         self.timeline.set_tracks(tracks)
         if self.clip is not None:
             self.timeline.set_current_track(self.clip.id)
@@ -233,6 +237,8 @@ class FramePresenter(QObject):
         if changes.touches("faces", "masks", "clips"):
             self.refresh_tracks()
             self._show_faces()
+        elif changes.touches("swap_ranges"):
+            self.refresh_tracks()
 
     def close(self) -> None:
         self._closed = True

@@ -35,6 +35,7 @@ def face_table(columns: dict[str, np.ndarray]) -> FaceTable:
         columns["id"], clip_id=columns["clip_id"], frame=columns["frame"], role=columns["role"],
         person_id=columns["person_id"], excluded=columns["excluded"], has_mask=columns["has_mask"],
         sharpness=columns["sharpness"], yaw=columns["yaw"], pitch=columns["pitch"], size=columns["box_size"],
+        swap_excluded=columns.get("swap_excluded"),
     )
 
 
@@ -49,6 +50,7 @@ class GridPresenter(QObject):
         self.grid.set_thumbnail_source(CropFiles(document.root))
         self.grid.exclude_requested.connect(lambda ids: self.set_excluded(ids, True))
         self.grid.restore_requested.connect(lambda ids: self.set_excluded(ids, False))
+        self.grid.action_requested.connect(self.on_action)
         document.changed.connect(self.on_changed)
         self.reload()
 
@@ -60,6 +62,46 @@ class GridPresenter(QObject):
         if ids:
             verb = "Exclude" if excluded else "Restore"
             self.document.execute(f"{verb} faces", lambda store: store.set_excluded(ids, excluded))
+
+    def set_swap_excluded(self, ids: np.ndarray, excluded: bool) -> None:
+        ids = [int(i) for i in np.asarray(ids).ravel()]
+        if ids:
+            label = "Don't swap faces" if excluded else "Swap faces again"
+            self.document.execute(label, lambda store: store.set_swap_excluded(ids, excluded))
+
+    def delete_faces(self, ids: np.ndarray) -> None:
+        """Delete for good; undoable until the project is closed (the crops stay until then)."""
+        from engine.project.facesets import delete_faces, deleted_crops
+
+        ids = [int(i) for i in np.asarray(ids).ravel()]
+        if ids:
+            cs = self.document.execute("Delete faces", lambda store: delete_faces(store, ids))
+            # Their crops go when the project closes (an undo before then needs them).
+            self.document.__dict__.setdefault("deleted_crops", set()).update(deleted_crops(cs))
+
+    def export_faces(self, ids: np.ndarray, folder: str | Path) -> Path:
+        from engine.project.facesets import export_faces
+
+        return export_faces(self.document.store, [int(i) for i in np.asarray(ids).ravel()], folder)
+
+    def on_action(self, name: str, ids: np.ndarray) -> None:
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+        from engine.errors import FacesmithError
+
+        try:
+            if name in ("no_swap", "swap"):
+                self.set_swap_excluded(ids, name == "no_swap")
+            elif name == "delete":
+                self.delete_faces(ids)
+            elif name == "export":
+                folder = QFileDialog.getExistingDirectory(self.panel, "Export faces to an empty folder",
+                                                          str(self.document.root))
+                if folder:
+                    out = self.export_faces(ids, folder)
+                    QMessageBox.information(self.panel, "Export faces", f"{len(ids)} faces written to {out}")
+        except FacesmithError as exc:
+            QMessageBox.warning(self.panel, "Faces", str(exc))
 
     def on_changed(self, changes: ChangeSet) -> None:
         if not changes.touches("faces", "masks", "clips", "persons"):

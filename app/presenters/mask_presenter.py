@@ -36,6 +36,7 @@ from engine.masks.propagate import carry_label
 from engine.masks.raster import rasterize, warp_mask
 from engine.masks.shapes import LabelMask
 from engine.media import FrameReader
+from engine.project.images import open_reader
 from engine.project.changes import ChangeSet
 from engine.project.models import Face
 from engine.project.store import ProjectStore
@@ -222,7 +223,7 @@ class MaskPresenter(QObject):
             if clip.missing:
                 return None
             try:
-                self._readers[clip_id] = FrameReader(clip.path, index_cache_dir=self.document.root / "cache")
+                self._readers[clip_id] = open_reader(self.document.store, clip)  # type: ignore[assignment]
             except FacesmithError as exc:
                 self.message.emit(str(exc))
                 return None

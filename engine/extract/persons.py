@@ -115,7 +115,9 @@ def apply_reference(
     The reference is a face (its person) or an embedding (from a reference image: the
     person whose mean embedding is nearest, within ``threshold``). Faces are excluded,
     never deleted, so the editor can take the decision back; the kept person is marked
-    wanted. With no matching person every face of the clips is excluded.
+    wanted. With no matching person every face of the clips is excluded. Faces of dst
+    clips are also marked "not swapped": another person in the footage is neither trained
+    on nor replaced (docs/CONTEXT.md, training set / not swapped).
     """
     person: int | None = None
     if face_id is not None:
@@ -130,7 +132,11 @@ def apply_reference(
     rows = store.query(f"SELECT id FROM faces WHERE clip_id IN ({marks}) AND excluded = 0 "
                        "AND (person_id IS NULL OR person_id IS NOT ?)", [*ids, person])
     excluded = [r[0] for r in rows]
+    on_dst = [r[0] for r in store.query(
+        f"SELECT f.id FROM faces f JOIN clips c ON c.id = f.clip_id WHERE f.clip_id IN ({marks}) "
+        "AND c.role = 'dst' AND f.excluded = 0 AND (f.person_id IS NULL OR f.person_id IS NOT ?)", [*ids, person])]
     set_face_column(store, "excluded", dict.fromkeys(excluded, 1))
+    set_face_column(store, "swap_excluded", dict.fromkeys(on_dst, 1))
     if person is not None:
         set_person_wanted(store, person)
     return ReferenceResult(person, excluded)

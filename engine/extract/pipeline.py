@@ -30,6 +30,7 @@ from engine.extract.pool import AnalyzerConfig, AnalyzerPool, embed_chunk, embed
 from engine.extract.scan import ClipPlan, ScanReport, plan_clip, scan
 from engine.extract.tracks import embedding_samples, link_clip, read_frames, smoothed_landmarks
 from engine.project.faces import clip_faces, set_face_column, set_face_rows, write_crop
+from engine.project.images import frame_source
 from engine.project.models import Clip, alignment_to_blob, landmarks_to_blob
 from engine.project.store import ProjectStore
 
@@ -244,7 +245,7 @@ def _after_scan(ctx: ExtractContext, p: ExtractParams, out: ExtractOutcome, pool
     ctx.progress(0.86, "linking tracks")
     t = time.perf_counter()
     for clip in out.clips:
-        tracks = link_clip(store, clip.id, step=p.every_nth)
+        tracks = link_clip(store, clip.id, step=p.every_nth, independent=clip.kind != "video")
         set_face_column(store, "track_id", tracks)
         out.touched.update(tracks)
     _timed(out, "link", t)
@@ -292,7 +293,7 @@ def _per_frame(
         by_frame.setdefault(frame_of[face_id], []).append((face_id, lm))
 
     def items() -> Iterator[tuple[None, list[Any]]]:
-        for frame, image in read_frames(clip, list(by_frame), store.root / "cache"):
+        for frame, image in read_frames(clip, list(by_frame), store.root / "cache", frame_source(store, clip)):
             yield None, [(image, by_frame[frame])]
 
     for _, results in pool.imap(fn, items(), in_flight=2 * max(1, pool.processes)):

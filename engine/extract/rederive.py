@@ -25,13 +25,14 @@ from engine.media import FrameReader
 from engine.project.changes import ChangeSet
 from engine.project.faces import crop_path, write_crop
 from engine.project.models import Clip, Face, alignment_to_blob, landmarks_to_blob
+from engine.project.images import open_reader
 from engine.project.store import ProjectStore
 
 
 def _reader(store: ProjectStore, clip: Clip) -> FrameReader:
     if clip.missing:
         raise FacesmithError(f"clip '{clip.name}': its file is missing ({clip.path}); relink it first")
-    return FrameReader(clip.path, index_cache_dir=store.root / "cache", cache_frames=4)
+    return open_reader(store, clip, cache_frames=4)  # type: ignore[return-value]
 
 
 def rederive_face(

@@ -26,6 +26,7 @@ from engine.extract.pool import AnalyzerPool, ChunkResult, FoundFace, analyze_ch
 from engine.media import DecodeStats, iter_frames
 from engine.project.faces import scanned_frames, store_scan_batch
 from engine.project.models import Clip, NewFace
+from engine.project.images import FrameSource, frame_source
 from engine.project.store import ProjectStore
 
 #: A chunk holds about this many bytes of frames: enough to amortise the IPC, small
@@ -105,9 +106,11 @@ class _Decoder(threading.Thread):
     holds the corrupt frames that were skipped.
     """
 
-    def __init__(self, plans: Sequence[ClipPlan], cache_dir: Path, depth: int) -> None:
+    def __init__(self, plans: Sequence[ClipPlan], cache_dir: Path, depth: int,
+                 sources: dict[int, FrameSource] | None = None) -> None:
         super().__init__(name="facesmith-extract-decode", daemon=True)
         self.plans = plans
+        self.sources = sources or {}
         self.cache_dir = cache_dir
         self.out: queue.Queue[object] = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
@@ -137,8 +140,11 @@ class _Decoder(threading.Thread):
         delivered: set[int] = set()
         chunk: list[tuple[int, np.ndarray]] = []
         for start, stop in plan.runs():
-            frames = iter_frames(plan.clip.path, start=start, stop=stop, step=plan.step, threaded=False,
-                                 stats=stats, index_cache_dir=self.cache_dir)
+            source = self.sources.get(plan.clip.id)
+            frames = (source.frames(start=start, stop=stop, step=plan.step, threaded=False, stats=stats)
+                      if source is not None else
+                      iter_frames(plan.clip.path, start=start, stop=stop, step=plan.step, threaded=False,
+                                  stats=stats, index_cache_dir=self.cache_dir))
             try:
                 t = time.perf_counter()
                 for index, image in frames:
@@ -235,7 +241,8 @@ def scan(
         after_batch(report)
 
     in_flight = 2 * max(1, pool.processes)
-    decoder = _Decoder(plans, store.root / "cache", depth=in_flight + 2)
+    decoder = _Decoder(plans, store.root / "cache", depth=in_flight + 2,
+                       sources={p.clip.id: frame_source(store, p.clip) for p in plans})
     decoder.start()
     wait_t = time.perf_counter()
     try:

@@ -34,24 +34,29 @@ def _by_frame(data: Columns) -> tuple[npt.NDArray[np.int64], list[slice]]:
     return frames, [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
-def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1) -> dict[int, int]:
+def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1, independent: bool = False) -> dict[int, int]:
     """Track ids for the faces of a clip that have none: ``{face_id: track_id}``.
 
     Linking runs over all the clip's faces (box overlap + landmark distance, see
     :func:`engine.faces.tracks.link_tracks`). A linked group that contains faces with a
     track id takes the most common of those; any other group gets a new id after the
     clip's highest. ``step`` is the extraction's frame step: a track may skip two
-    sampled frames (``3 * step - 1`` frame numbers) and go on.
+    sampled frames (``3 * step - 1`` frame numbers) and go on. ``independent`` (image
+    clips: unrelated photos) gives every face a track of its own, so nothing is smoothed
+    across photos and every face is embedded for grouping into persons.
     """
     data = clip_faces(store, clip_id)
     if len(data["id"]) == 0:
         return {}
-    frames, slices = _by_frame(data)
-    groups = link_tracks(
-        [data["box"][s] for s in slices], [data["landmarks"][s] for s in slices],
-        frame_indices=frames.tolist(), max_gap=3 * step - 1,
-    )
-    tentative = np.concatenate(groups).tolist()
+    if independent:
+        tentative = list(range(len(data["id"])))
+    else:
+        frames, slices = _by_frame(data)
+        groups = link_tracks(
+            [data["box"][s] for s in slices], [data["landmarks"][s] for s in slices],
+            frame_indices=frames.tolist(), max_gap=3 * step - 1,
+        )
+        tentative = np.concatenate(groups).tolist()
     existing = data["track_id"].tolist()
     votes: dict[int, Counter[int]] = {}
     for group, old in zip(tentative, existing, strict=True):
@@ -128,7 +133,7 @@ def embedding_samples(data: Columns, sample: int) -> list[int]:
 
 
 def read_frames(
-    clip: Clip, frames: Sequence[int], cache_dir: Path
+    clip: Clip, frames: Sequence[int], cache_dir: Path, source: Any = None
 ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
     """The given frames of a clip in increasing order (frames that fail to decode are skipped).
 
@@ -138,7 +143,10 @@ def read_frames(
     wanted = sorted(set(frames))
     if not wanted:
         return
-    with FrameReader(clip.path, index_cache_dir=cache_dir, cache_frames=0) as reader:
+    # ``source``: the clip's :class:`engine.project.images.FrameSource` (image clips need it).
+    reader = (source.open(cache_frames=0) if source is not None
+              else FrameReader(clip.path, index_cache_dir=cache_dir, cache_frames=0))
+    with reader:
         for index in wanted:
             try:
                 yield index, reader.read(index)

@@ -47,6 +47,9 @@ class CropReader:
         self.size = int(size)
         self.use_cached = use_cached
         self._clips = {c.id: c for c in store.clips()}
+        from engine.project.images import frame_source
+
+        self._sources = {c.id: frame_source(store, c) for c in self._clips.values()}
         self._readers: dict[int, FrameReader] = {}
         #: how many crops came from files / from frames (for benchmarks and logs)
         self.from_files = 0
@@ -78,7 +81,7 @@ class CropReader:
                 raise ProjectError(self.root, f"no clip with id {clip_id}")
             if clip.missing:
                 raise ProjectError(clip.path, f"clip '{clip.name}' is missing; relink it with 'facesmith relink'")
-            reader = FrameReader(clip.path, index_cache_dir=self.root / "cache")
+            reader = self._sources[clip_id].open()  # type: ignore[assignment]
             self._readers[clip_id] = reader
         return reader
 

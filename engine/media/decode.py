@@ -370,8 +370,8 @@ def thumbnail(source: str | Path | FrameReader, index: int, max_size: int = 160)
     """
     if max_size < 1:
         raise ValueError(f"max_size must be >= 1, got {max_size}")
-    if isinstance(source, FrameReader):
-        image = source.read(index)
+    if hasattr(source, "read"):  # a FrameReader or an ImageFrameReader
+        image = source.read(index)  # type: ignore[union-attr]
     else:
         with FrameReader(source, cache_frames=0) as reader:
             image = reader.read(index)

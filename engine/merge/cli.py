@@ -51,6 +51,8 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         p["segment_frames"] = args.segment_frames
     if args.no_audio:
         p["audio"] = False
+    if args.person:
+        p["persons"] = [int(x) for x in args.person]
     return p
 
 
@@ -67,6 +69,13 @@ def cmd_render(args: argparse.Namespace) -> int:
         req = get_kind("render").parse(params)  # refuses bad options (JobError)
         clip = store.find_clip(req.clip)
         frame_range(clip, req.start, req.stop)
+        from engine.project.images import check_renderable
+
+        check_renderable(store, clip, req.format)
+        if req.persons:
+            from engine.project.targets import check_persons
+
+            check_persons(store, clip, req.persons)
         model_id = pick_model(store, req.model)
         params["model"] = model_id
         job = JobQueue(store).enqueue("render", params)
@@ -100,6 +109,9 @@ def register(sub: Any) -> None:
     p.add_argument("--segment-frames", dest="segment_frames", type=int,
                    help="frames per resumable video part (default 250)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the clip's audio")
+    p.add_argument("--person", action="append", type=int, metavar="ID",
+                   help="swap only this person's faces (repeat for several; default: the clip's merge targets, "
+                        "else every face); see 'facesmith persons'")
     p.add_argument("--queue-only", action="store_true", help="only queue the job")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_render)

@@ -74,8 +74,10 @@ class FacePredictor:
     """
 
     def __init__(self, store: ProjectStore, model: SwapModel, *, batch_size: int = 8, xseg_device: str = "auto",
-                 precision: Precision = "auto") -> None:
+                 precision: Precision = "auto", persons: Sequence[int] | None = None) -> None:
         self.store = store
+        #: a render's ``--person``: swap these persons' faces only (else the clip's merge targets)
+        self.persons = list(persons) if persons else None
         self.model = model
         self.face_type = model.face_type
         self.size = model.resolution
@@ -96,11 +98,16 @@ class FacePredictor:
 
     # ------------------------------------------------------------------ faces and places
     def faces_by_frame(self, clip_id: int) -> dict[int, list[Face]]:
-        """frame -> the clip's faces to swap on it (not marked "not swapped"), by index (cached)."""
+        """frame -> the clip's faces to swap on it, by index (cached): not marked "not
+        swapped", outside "don't swap here" ranges, of the merge targets
+        (:mod:`engine.project.targets`)."""
         if clip_id not in self._faces:
+            from engine.project.targets import swap_filter
+
+            wanted = swap_filter(self.store, self.store.clip(clip_id), self.persons)
             by_frame: dict[int, list[Face]] = defaultdict(list)
             for f in self.store.faces(clip_id=clip_id):
-                if not f.swap_excluded:
+                if wanted.wants(f):
                     by_frame[f.frame].append(f)
             for faces in by_frame.values():
                 faces.sort(key=lambda f: f.idx)

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.media import FrameReader
+from engine.project.images import open_reader
 from engine.merge.composite import FaceLayer, FrameMerge, merge_frame
 from engine.merge.masks import FloatMask, combine, temporal_blend
 from engine.merge.predict import FacePredictor, Precision, Prediction
@@ -101,7 +102,7 @@ class MergeEngine:
     def _reader(self, clip: Clip) -> FrameReader:
         reader = self._readers.get(clip.id)
         if reader is None:
-            reader = FrameReader(clip.path, index_cache_dir=self.store.root / "cache", cache_frames=8)
+            reader = open_reader(self.store, clip, cache_frames=8)  # type: ignore[assignment]
             self._readers[clip.id] = reader
         return reader
 

@@ -82,6 +82,8 @@ class RenderParams:
     threads: int = 0
     #: model arithmetic: auto (bfloat16 where the device has it natively), fp32 or bf16
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    #: swap only these persons' faces (replaces the clip's merge targets); None: the targets
+    persons: list[int] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -238,7 +240,9 @@ def merged_frames(predictor: FacePredictor, clip: Clip, settings: MergeSettings,
             for key in [k for k in track_masks if k[1] <= w.frame_no - radius]:
                 del track_masks[key]
 
-    decode = iter_frames(clip.path, start=max(0, first - radius), stop=min(clip.frame_count, stop + radius),
+    from engine.project.images import clip_frames
+
+    decode = clip_frames(predictor.store, clip, start=max(0, first - radius), stop=min(clip.frame_count, stop + radius),
                          threaded=True, queue_size=8, stats=stats, index_cache_dir=index_cache_dir)
     try:
         for frame_no, image in decode:
@@ -285,6 +289,9 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
     model_id = pick_model(store, p.model)
     settings = MergeSettings.from_json(p.settings) if p.settings is not None else load_clip_settings(store, clip.id)
     frames = frame_range(clip, p.start, p.stop)
+    from engine.project.images import check_renderable
+
+    check_renderable(store, clip, p.format)
     out = output_path(store, clip, p, model_id, ctx.job_id)
     if p.format in ("mp4", "mkv"):
         check_encoder(p.codec)
@@ -298,7 +305,12 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
     finished = (ctx.checkpoint or {}).get("finished") and out.exists()
     first = frames[1] if finished else sink.first_todo()
     total = frames[1] - frames[0]
-    predictor = FacePredictor(store, model, batch_size=p.batch_size, xseg_device=p.device, precision=p.precision)
+    if p.persons:
+        from engine.project.targets import check_persons
+
+        check_persons(store, clip, p.persons)
+    predictor = FacePredictor(store, model, batch_size=p.batch_size, xseg_device=p.device, precision=p.precision,
+                              persons=p.persons)
     stats = DecodeStats()
     writer = _Writer(sink)
     writer.start()

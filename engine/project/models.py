@@ -91,8 +91,13 @@ class Clip:
 
     @property
     def missing(self) -> bool:
-        """True when the file is no longer where the project expects it."""
-        return not self.path.is_file()
+        """True when the file (for an image clip: the folder, the pattern's folder or the
+        still) is no longer where the project expects it."""
+        if self.kind == "video":
+            return not self.path.is_file()
+        if "%" in self.path.name:
+            return not self.path.parent.is_dir()
+        return not self.path.exists()
 
     @property
     def frame_range(self) -> tuple[int, int]:

@@ -51,38 +51,21 @@ def split_faces(store: ProjectStore, face_ids: Iterable[int], name: str) -> tupl
 
 
 def keep_person(store: ProjectStore, person_id: int, *, role: str | None = None) -> ChangeSet:
-    """Mark ``person_id`` as the wanted one and exclude every face of other persons
-    (and faces with no person) — of clips of ``role`` when given."""
-    persons = store.persons()
-    if person_id not in {p.id for p in persons}:
-        raise FacesmithError(f"no person with id {person_id}")
-    sql = ("SELECT f.id FROM faces f JOIN clips c ON c.id = f.clip_id WHERE f.excluded = 0 "
-           "AND (f.person_id IS NULL OR f.person_id != ?)" + (" AND c.role = ?" if role else ""))
-    others = [r[0] for r in store.query(sql, (person_id, role) if role else (person_id,))]
-    name = next(p.name for p in persons if p.id == person_id)
-    with store.transaction():
-        flags = store.update_rows("persons", {p.id: {"wanted": int(p.id == person_id)} for p in persons})
-        excluded = store.update_rows("faces", {f: {"excluded": 1} for f in others})
-    return flags.merged(excluded, label=f"Keep only {name} (exclude {len(others)} faces)")
+    """Keep only ``person_id`` within its role and clips: other dst faces there are marked
+    "not swapped", other src faces leave the training set; the other role is untouched
+    (see :mod:`engine.curation.keep`, which also says what it will do beforehand)."""
+    from engine.curation.keep import apply, plan_keep_person
+
+    return apply(store, plan_keep_person(store, person_id, role=role))
 
 
 def exclude_all_but_best(store: ProjectStore, target: int, *, role: str | None = None,
                          person_id: int | None = None) -> ChangeSet:
-    """DeepFaceLab's "final" sort as an edit: keep ``target`` faces spread over poses,
-    the sharpest in each, and exclude the rest (of the role / person given)."""
-    from engine.curation.best_faces import pick_best
+    """DeepFaceLab's "final" sort as an edit: keep ``target`` faces of the ``role``
+    training set (src by default) spread over poses, the sharpest in each."""
+    from engine.curation.keep import apply, plan_best_faces
 
-    cols = store.face_columns()
-    keep = ~cols["excluded"]
-    if role is not None:
-        keep &= cols["role"] == (1 if role == "dst" else 0)
-    if person_id is not None:
-        keep &= cols["person_id"] == person_id
-    ids = cols["id"][keep]
-    kept = set(int(i) for i in pick_best(ids, cols["yaw"][keep], cols["pitch"][keep], cols["sharpness"][keep], target))
-    drop = [int(i) for i in ids if int(i) not in kept]
-    cs = store.set_excluded(drop, True)
-    return ChangeSet(cs.rows, {}, f"Keep best {len(kept)} faces (exclude {len(drop)})")
+    return apply(store, plan_best_faces(store, target, role=role or "src", person_id=person_id))
 
 
 def face_count(store: ProjectStore, person_id: int) -> int:

@@ -29,6 +29,13 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         p["checkpoint_every_s"] = args.checkpoint_minutes * 60.0
     if args.set:
         p["train"] = parse_cli_params(args.set)
+    for role, values in (("src", args.src_person), ("dst", args.dst_person)):
+        if values:  # the first as <role>_person, the rest as <role>_persons: what the dialog queues
+            p[f"{role}_person"] = int(values[0])
+            if values[1:]:
+                p[f"{role}_persons"] = [int(v) for v in values[1:]]
+    if args.clip:
+        p["clips"] = list(args.clip)
     return p
 
 
@@ -55,6 +62,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             from engine.swap.session import check_request
 
             check_request(store, req)  # refuses a model of another shape
+        from engine.swap.dataset import training_selection
+
+        for role in ("src", "dst"):  # refuses unknown persons and clips, and a side left empty
+            if not req.pretrain and not training_selection(store, role, req.persons_of(role), req.clips):
+                from engine.errors import FacesmithError
+
+                raise FacesmithError(f"the {role} training set is empty for the persons and clips chosen")
         job = JobQueue(store).enqueue("train_swap", params)
         busy = None if args.queue_only else _busy_worker(store)
     what = f"model {req.model}" if req.model is not None else "a new model"
@@ -90,6 +104,12 @@ def register(sub: Any) -> None:
     p.add_argument("--preview-every", dest="preview_every", type=int, help="iterations between preview images")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}")
+    p.add_argument("--src-person", dest="src_person", action="append", type=int, metavar="ID",
+                   help="train src on this person's faces (repeat for several; see 'facesmith persons')")
+    p.add_argument("--dst-person", dest="dst_person", action="append", type=int, metavar="ID",
+                   help="train dst on this person's faces (repeat for several)")
+    p.add_argument("--clip", action="append", metavar="NAME",
+                   help="train on this clip's faces only (repeat; src and dst clips; default: every clip)")
     p.add_argument("--queue-only", action="store_true", help="only queue the job")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

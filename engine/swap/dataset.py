@@ -85,13 +85,50 @@ def eyes_mouth_mask(points: npt.ArrayLike, face_mask: npt.NDArray[np.uint8]) -> 
 
 
 # ---------------------------------------------------------------------------- loading
-def select_faces(store: ProjectStore, role: str | None, person: int | None = None) -> list[Face]:
-    """Non-excluded faces of ``role`` (any role when None), optionally of one person."""
+def select_faces(store: ProjectStore, role: str | None, person: int | None = None, *,
+                 persons: Sequence[int] | None = None, clips: Sequence[int] | None = None) -> list[Face]:
+    """The training set of ``role`` (any role when None): its faces not left out of
+    training (``excluded``), of ``person``/``persons`` when given (any of them), of the
+    clips ``clips`` (ids) when given."""
     roles = {c.id: c.role for c in store.clips()}
     faces = [f for f in store.faces(include_excluded=False) if role is None or roles.get(f.clip_id) == role]
-    if person is not None:
-        faces = [f for f in faces if f.person_id == person]
+    wanted = {int(p) for p in (persons or ())} | ({int(person)} if person is not None else set())
+    if wanted:
+        faces = [f for f in faces if f.person_id in wanted]
+    if clips:
+        chosen = {int(c) for c in clips}
+        faces = [f for f in faces if f.clip_id in chosen]
     return faces
+
+
+def training_selection(store: ProjectStore, role: str, persons: Sequence[int], clips: Sequence[int | str]
+                       ) -> list[Face]:
+    """The faces a training run takes for ``role`` from a request's persons and clips.
+
+    With ``clips`` given, only those clips count, and a role none of whose clips is
+    among them is refused (saying which clips it has) rather than silently taking all of
+    them. Persons must exist and have faces of ``role``.
+    """
+    from engine.errors import FacesmithError
+
+    clip_ids: list[int] | None = None
+    if clips:
+        found = [store.find_clip(c) for c in clips]
+        mine = [c.id for c in found if c.role == role]
+        if not mine:
+            names = ", ".join(c.name for c in store.clips(role)) or "none"
+            raise SwapConfigError(f"the clips chosen for training ({', '.join(c.name for c in found)}) include no "
+                                  f"{role} clip; choose one ({role} clips: {names})")
+        clip_ids = mine
+    names = {p.id: p.name for p in store.persons()}
+    for pid in persons:
+        if pid not in names:
+            raise FacesmithError(f"no person with id {pid}")
+        n = int(store.scalar("SELECT count(*) FROM faces f JOIN clips c ON c.id = f.clip_id "
+                             "WHERE f.person_id = ? AND c.role = ?", (pid, role)))
+        if n == 0:
+            raise SwapConfigError(f"person {pid} ({names[pid]}) has no {role} faces")
+    return select_faces(store, role, persons=persons, clips=clip_ids)
 
 
 def load_face_set(

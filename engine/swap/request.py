@@ -65,6 +65,11 @@ class TrainRequest:
     pretrain: bool | None = None
     src_person: int | None = None
     dst_person: int | None = None
+    #: more persons of each side (with ``src_person``/``dst_person``: all of them train)
+    src_persons: list[int] = field(default_factory=list)
+    dst_persons: list[int] = field(default_factory=list)
+    #: train on these clips' faces only (names or ids; empty: every clip of each role)
+    clips: list[int | str] = field(default_factory=list)
     devices: int = 1
     device: str | None = None
     seed: int | None = None
@@ -95,6 +100,11 @@ class TrainRequest:
             raise ValueError(str(exc)) from None
         if train_cfg.batch_size % self.devices:
             raise ValueError(f"batch size {train_cfg.batch_size} must be a multiple of devices ({self.devices})")
+
+    def persons_of(self, role: str) -> list[int]:
+        """The persons chosen for ``role``'s side of the training set (empty: every face)."""
+        one, more = (self.src_person, self.src_persons) if role == "src" else (self.dst_person, self.dst_persons)
+        return list(dict.fromkeys(([one] if one is not None else []) + [int(p) for p in more]))
 
     # ------------------------------------------------------------------ resolving
     def train_overrides(self) -> dict[str, Any]:

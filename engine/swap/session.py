@@ -32,7 +32,7 @@ from engine.project.layout import inside
 from engine.project.store import ProjectStore
 from engine.swap import checkpoint
 from engine.swap.config import ModelConfig, SwapConfigError, TrainConfig
-from engine.swap.dataset import FaceSet, load_face_set, select_faces
+from engine.swap.dataset import FaceSet, load_face_set, select_faces, training_selection
 from engine.swap.request import TrainRequest
 from engine.swap.runtime import tuned_cpu_allocator
 from engine.swap.trainer import DistInfo, Trainer
@@ -133,10 +133,10 @@ def _faces(store: ProjectStore, cfg: ModelConfig, eff: TrainConfig, req: TrainRe
         both = load_face_set(store, select_faces(store, None), progress=progress("pretraining"),
                              what="pretraining face set", **kw)
         return both, both
-    src = load_face_set(store, select_faces(store, "src", req.src_person), progress=progress("src"),
-                        what="src face set", **kw)
-    dst = load_face_set(store, select_faces(store, "dst", req.dst_person), progress=progress("dst"),
-                        what="dst face set", **kw)
+    src = load_face_set(store, training_selection(store, "src", req.persons_of("src"), req.clips),
+                        progress=progress("src"), what="src face set", **kw)
+    dst = load_face_set(store, training_selection(store, "dst", req.persons_of("dst"), req.clips),
+                        progress=progress("dst"), what="dst face set", **kw)
     return src, dst
 
 

@@ -107,7 +107,7 @@ def test_params_round_trip_and_the_command_line_is_the_same_job(make_dialog) -> 
     got = d.params()
     assert got["ae_dims"] == 128 and got["src_person"] == 1 and got["keep_backups"] == 5
     cmd = d.command()
-    assert cmd.argv[1] == "run" and set(cmd.unsupported) == {"ae_dims", "src_person", "keep_backups"}
+    assert cmd.argv[1] == "run" and set(cmd.unsupported) == {"ae_dims", "keep_backups"}
     assert d.command_note.isVisibleTo(d) and "ae_dims" in d.command_note.text()
     assert parsed(cmd.argv) == validate_params("train_swap", got)
     assert d.command_edit.toPlainText() == cmd.text

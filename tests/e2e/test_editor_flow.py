@@ -96,18 +96,33 @@ def test_face_graph_and_person_actions(qtbot, tmp_path: Path, extracted_project,
     some = graph.shown_ids()[:4]
     graph.selection_changed.emit(some)
     assert sorted(window.faces_panel.grid.selected_ids()) == sorted(some)
-    # Keep only one person: the other 225 faces are excluded, in one undo step.
-    person = window.browser.ids("person")[0]
+    # Keep only one person, within its role and clip: a dst clip with two persons (the
+    # second split off from its faces) keeps one; the others are "not swapped", src and
+    # the training set untouched; confirmed first, one undo step.
+    from PySide6.QtWidgets import QMessageBox
+
+    store = window.document.store
+    clip = store.find_clip("lbax4n")
+    faces = store.faces(clip_id=clip.id)
+    person = faces[0].person_id
+    window.curation.split_faces([f.id for f in faces[:30]], "Stand-in")
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda _p, _t, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.Yes)
     window.browser.setCurrentItem(window.browser.item_for("person", person))
     window.actions.keep_person.trigger()
-    assert int(window.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 1")) == 225
-    assert graph.shown_role_counts()["src"] + graph.shown_role_counts()["dst"] == 75
+    assert asked and "Exclude 30 faces of 1 other dst person from the swap" in asked[0] and "src untouched" in asked[0]
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE swap_excluded = 1")) == 30
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE excluded = 1")) == 0
     window.actions.undo.trigger()
-    assert int(window.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 1")) == 0
-    # Best faces.
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE swap_excluded = 1")) == 0
+    # Best faces: on the src training set; dst untouched.
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("src training set", True))
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (40, True))
     window.actions.keep_best.trigger()
-    assert int(window.document.store.scalar("SELECT count(*) FROM faces WHERE excluded = 0")) == 40
+    counts = dict(store.query("SELECT c.role, count(*) FROM faces f JOIN clips c ON c.id = f.clip_id "
+                              "WHERE f.excluded = 0 GROUP BY c.role"))
+    assert counts == {"src": 40, "dst": 150}
     window.close()
 
 

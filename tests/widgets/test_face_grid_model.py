@@ -186,7 +186,7 @@ def test_move_targets() -> None:
 def test_describe_face() -> None:
     t = _table()
     text = describe_face(t, 1)
-    assert "face 10 · src clip 1 · frame 9" in text and "sharpness —" in text and "excluded" in text
+    assert "face 10 · src clip 1 · frame 9" in text and "sharpness —" in text and "not trained" in text
     assert "no person" in text and "person 1" in describe_face(t, 0) and "has a mask" in describe_face(t, 0)
 
 

@@ -19,7 +19,7 @@ from engine.curation.coverage import PLANES
 
 Axes = Literal["pose", "expression", "smile"]
 AXES: Final[tuple[str, ...]] = get_args(Axes)
-ColourBy = Literal["role", "person", "sharpness", "clip"]
+ColourBy = Literal["role", "person", "sharpness", "clip", "state"]
 COLOUR_BY: Final[tuple[str, ...]] = get_args(ColourBy)
 RGBA = tuple[int, int, int, int]
 
@@ -30,6 +30,15 @@ NO_PERSON: Final = -1
 
 ROLE_COLOURS: Final[tuple[RGBA, RGBA]] = ((64, 140, 240, 190), (245, 128, 40, 190))
 UNKNOWN_COLOUR: Final[RGBA] = (150, 150, 150, 150)
+#: ``GraphPoints.state`` bits: left out of the training set, and "not swapped".
+NOT_TRAINED: Final = 1
+NOT_SWAPPED: Final = 2
+#: Colours of the four states (``state`` colouring); "not trained" is also how every other
+#: colouring draws faces outside the training set.
+STATE_COLOURS: Final[tuple[tuple[str, RGBA], ...]] = (
+    ("trained and swapped", (90, 190, 110, 200)), ("not trained", (110, 110, 110, 120)),
+    ("not swapped", (240, 180, 40, 220)), ("not trained, not swapped", (200, 70, 70, 200)),
+)
 #: Ten distinguishable colours (Tableau 10) for persons and clips; they repeat after ten.
 CATEGORY_COLOURS: Final[tuple[RGBA, ...]] = (
     (78, 121, 167, 200), (242, 142, 43, 200), (225, 87, 89, 200), (118, 183, 178, 200),
@@ -81,6 +90,12 @@ class GraphPoints:
     person: np.ndarray
     sharpness: np.ndarray
     clip: np.ndarray
+    #: int8 bits: :data:`NOT_TRAINED` (``excluded``) and :data:`NOT_SWAPPED` (``swap_excluded``)
+    state: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.state is None:
+            object.__setattr__(self, "state", np.zeros(len(self.ids), np.int8))
 
     @classmethod
     def build(
@@ -96,6 +111,8 @@ class GraphPoints:
         person: npt.ArrayLike | None = None,
         sharpness: npt.ArrayLike | None = None,
         clip: npt.ArrayLike | None = None,
+        excluded: npt.ArrayLike | None = None,
+        swap_excluded: npt.ArrayLike | None = None,
     ) -> GraphPoints:
         """Columns from arrays or lists; ``role`` as 0/1 codes or ``"src"``/``"dst"``."""
         fid = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -118,6 +135,8 @@ class GraphPoints:
             mouth_open=_column(mouth_open, n, np.float64, nan), eyes_open=_column(eyes_open, n, np.float64, nan),
             smile=_column(smile, n, np.float64, nan), person=_column(person, n, np.int64, NO_PERSON),
             sharpness=_column(sharpness, n, np.float64, nan), clip=_column(clip, n, np.int64, 0),
+            state=(_column(excluded, n, np.bool_, False).astype(np.int8) * NOT_TRAINED
+                   + _column(swap_excluded, n, np.bool_, False).astype(np.int8) * NOT_SWAPPED),
         )
 
     @classmethod
@@ -157,6 +176,19 @@ def colour_codes(points: GraphPoints, colour_by: str) -> tuple[np.ndarray, list[
     person in grey); ``sharpness``: :data:`SHARPNESS_STEPS` viridis steps between the 2nd
     and 98th percentile (one outlier does not wash the rest out), unknown in grey.
     """
+    if colour_by == "state":
+        return (points.state.astype(np.int64), [c for _, c in STATE_COLOURS], list(STATE_COLOURS))
+    codes, palette, legend = _colour_codes(points, colour_by)
+    untrained = (points.state & NOT_TRAINED) != 0
+    if untrained.any():
+        codes = codes.copy()
+        codes[untrained] = len(palette)
+        palette = [*palette, STATE_COLOURS[1][1]]
+        legend = [*legend, STATE_COLOURS[1]]
+    return codes, palette, legend
+
+
+def _colour_codes(points: GraphPoints, colour_by: str) -> tuple[np.ndarray, list[RGBA], list[tuple[str, RGBA]]]:
     if colour_by == "role":
         return points.role.astype(np.int64), list(ROLE_COLOURS), list(zip(ROLE_NAMES, ROLE_COLOURS))
     if colour_by == "person":

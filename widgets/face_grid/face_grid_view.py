@@ -63,6 +63,8 @@ class FaceGridView(QAbstractScrollArea):
     filter_changed(object): the :class:`FaceFilter` changed.
     counts_changed(int, int): (faces shown, faces in the table).
     tile_size_changed(int): the tile size changed (Ctrl+wheel, Ctrl+plus/minus).
+    action_requested(str, object): a context-menu action on ids: ``"no_swap"``/``"swap"``
+        (mark "not swapped" / swap again), ``"export"`` (face set out), ``"delete"`` (for good).
     """
 
     selection_changed = Signal(object)
@@ -73,6 +75,7 @@ class FaceGridView(QAbstractScrollArea):
     filter_changed = Signal(object)
     counts_changed = Signal(int, int)
     tile_size_changed = Signal(int)
+    action_requested = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None, *, tile_size: int = 96) -> None:
         super().__init__(parent)
@@ -423,6 +426,7 @@ class FaceGridView(QAbstractScrollArea):
         first, stop = geo.position_range(clip.top() + scroll - SPACING, clip.bottom() + scroll + SPACING)
         rows = self._order[first:stop]
         table, loader, painter, tile, current = self._table, self.loader, self._painter, self._tile, self._current
+        no_swap = table.swap_excluded[rows].tolist()
         for k, (row, face_id, role, person, excluded, has_mask, selected) in enumerate(zip(
                 rows.tolist(), table.id[rows].tolist(), table.role[rows].tolist(), table.person_id[rows].tolist(),
                 table.excluded[rows].tolist(), table.has_mask[rows].tolist(), self._selected[rows].tolist(),
@@ -431,7 +435,7 @@ class FaceGridView(QAbstractScrollArea):
             image = loader.get(face_id)
             painter.paint(p, QRect(x, y - scroll, tile, tile), image, role=role, person=person, excluded=excluded,
                           has_mask=has_mask, selected=selected, current=row == current,
-                          failed=image is None and loader.failed(face_id))
+                          failed=image is None and loader.failed(face_id), swap_excluded=no_swap[k])
         p.end()
         self._request_thumbnails(geo, scroll)
 
@@ -532,6 +536,16 @@ class FaceGridView(QAbstractScrollArea):
         restore.triggered.connect(self._request_restore)
         menu.addAction(exclude)
         menu.addAction(restore)
+        if targets.size:
+            rows = self._table.rows_of(targets)
+            n = targets.size
+            menu.addSeparator()
+            no_swap = menu.addAction(f"Don't swap {n} face(s)", lambda: self.action_requested.emit("no_swap", targets))
+            no_swap.setEnabled(bool((~self._table.swap_excluded[rows]).any()))
+            swap = menu.addAction(f"Swap {n} face(s) again", lambda: self.action_requested.emit("swap", targets))
+            swap.setEnabled(bool(self._table.swap_excluded[rows].any()))
+            menu.addAction(f"Export {n} face(s)…", lambda: self.action_requested.emit("export", targets))
+            menu.addAction(f"Delete {n} face(s) for good", lambda: self.action_requested.emit("delete", targets))
         if face_id is not None:
             menu.addSeparator()
             menu.addAction("Show frame", lambda: self.face_activated.emit(face_id))

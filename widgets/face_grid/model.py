@@ -79,11 +79,15 @@ class FaceTable:
     pitch: np.ndarray
     size: np.ndarray | None = None
     embedding: np.ndarray | None = field(default=None, repr=False)
+    #: bool, "not swapped" (the merge leaves the face); ``excluded`` is "not trained"
+    swap_excluded: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.id))
         if self.size is None:
             object.__setattr__(self, "size", np.full(n, np.nan, np.float32))
+        object.__setattr__(self, "swap_excluded", np.zeros(n, np.bool_) if self.swap_excluded is None
+                           else np.asarray(self.swap_excluded, np.bool_).reshape(n))
         for name in _INT_COLUMNS:
             self._coerce(name, np.int64, n)
         for name in _FLOAT_COLUMNS:
@@ -134,6 +138,7 @@ class FaceTable:
         pitch: np.ndarray | Iterable[float] | None = None,
         size: np.ndarray | Iterable[float] | None = None,
         embedding: np.ndarray | None = None,
+        swap_excluded: np.ndarray | Iterable[bool] | None = None,
     ) -> FaceTable:
         """A table with defaults for the columns not given (clip 0, frame = row, no person,
         not excluded, no mask, unknown sharpness/pose); a scalar ``role`` applies to all rows."""
@@ -160,6 +165,7 @@ class FaceTable:
             pitch=col(pitch, np.nan, np.float32),
             size=col(size, np.nan, np.float32),
             embedding=embedding,
+            swap_excluded=col(swap_excluded, False, np.bool_),
         )
 
     @classmethod
@@ -356,7 +362,9 @@ def describe_face(table: FaceTable, row: int) -> str:
         f"person {person}" if person >= 0 else "no person",
     ]
     if table.excluded[row]:
-        lines.append("excluded")
+        lines.append("not trained (left out of the training set)")
+    if table.swap_excluded[row]:
+        lines.append("not swapped (the merge leaves this face)")
     if table.has_mask[row]:
         lines.append("has a mask")
     return "\n".join(lines)

@@ -23,6 +23,9 @@ EXCLUDED_VEIL: Final = QColor(0, 0, 0, 150)
 EXCLUDED_CROSS: Final = QColor(255, 72, 72, 230)
 FAILED: Final = QColor(200, 70, 70)
 MASK_BADGE: Final = QColor(92, 200, 120)
+#: "Not swapped" (the merge leaves the face): an amber frame and a no-entry badge, so it
+#: reads apart from "not trained" (the dark veil with the red cross).
+NOT_SWAPPED: Final = QColor(240, 180, 40)
 ROLE_COLOURS: Final = (QColor(217, 130, 43), QColor(43, 166, 179))  # src, dst
 ROLE_TEXT: Final = ("src", "dst")
 #: One colour per person (person id modulo the length), chosen to stay apart on a dark grey.
@@ -44,6 +47,7 @@ class TilePainter:
         self._veil: QImage | None = None
         self._tags: tuple[QImage, ...] = ()
         self._badge: QImage | None = None
+        self._no_swap: QImage | None = None
 
     def configure(self, tile: int, dpr: float) -> None:
         if (tile, dpr) == (self.tile, self.dpr):
@@ -53,6 +57,7 @@ class TilePainter:
         self._veil = self._render_veil(tile, dpr)
         self._tags = tuple(self._render_tag(i, tile, dpr) for i in range(2)) if tile >= MIN_TAG_TILE else ()
         self._badge = self._render_badge(tile, dpr) if tile >= MIN_TAG_TILE else None
+        self._no_swap = self._render_no_swap(tile, dpr)
 
     # ------------------------------------------------------------------ geometry the tests use
     def tag_rect(self, tile_rect: QRect) -> QRect:
@@ -64,7 +69,8 @@ class TilePainter:
 
     # ------------------------------------------------------------------ painting
     def paint(self, p: QPainter, rect: QRect, image: QImage | None, *, role: int, person: int,
-              excluded: bool, has_mask: bool, selected: bool, current: bool, failed: bool) -> None:
+              excluded: bool, has_mask: bool, selected: bool, current: bool, failed: bool,
+              swap_excluded: bool = False) -> None:
         """Draw one tile in ``rect`` (a tile-sized square in viewport coordinates)."""
         if selected:
             p.fillRect(rect.adjusted(-3, -3, 3, 3), ACCENT)
@@ -88,6 +94,8 @@ class TilePainter:
             p.drawImage(rect.right() + 1 - 3 - size.width(), rect.top() + 3, self._badge)
         if excluded and self._veil is not None:
             p.drawImage(rect.topLeft(), self._veil)
+        if swap_excluded and self._no_swap is not None:
+            p.drawImage(rect.topLeft(), self._no_swap)
         if selected:
             p.fillRect(rect, SELECTION_TINT)
         if current:
@@ -143,6 +151,24 @@ class TilePainter:
         p.setFont(font)
         p.setPen(QColor(255, 255, 255))
         p.drawText(QRectF(0, 0, width, height), Qt.AlignmentFlag.AlignCenter, ROLE_TEXT[role])
+        p.end()
+        return image
+
+    def _render_no_swap(self, tile: int, dpr: float) -> QImage:
+        image = self._canvas(tile, tile, dpr)
+        p = QPainter(image)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        w = max(2.0, tile / 32)
+        p.setPen(QPen(NOT_SWAPPED, w, Qt.PenStyle.DashLine))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(QRectF(w / 2, w / 2, tile - w, tile - w))
+        d = max(10.0, tile / 5)
+        box = QRectF(tile - d - 3, tile - d - 3 - max(3, tile // 24), d, d)
+        p.setPen(QPen(QColor(40, 30, 0), 1.0))
+        p.setBrush(NOT_SWAPPED)
+        p.drawEllipse(box)
+        p.setPen(QPen(QColor(40, 30, 0), max(1.5, d / 6), Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+        p.drawLine(box.left() + d * 0.25, box.center().y(), box.right() - d * 0.25, box.center().y())
         p.end()
         return image
 

@@ -72,6 +72,7 @@ class FaceOverlay:
     label : short text drawn above the box ("" draws nothing).
     excluded : drawn grey and dashed (the face is left out of its face set).
     colour : the box and landmark colour as ``#rrggbb``; None for the default.
+    not_swapped : "not swapped" (the merge leaves the face): an amber box with dots.
     """
 
     face_id: int
@@ -80,6 +81,7 @@ class FaceOverlay:
     label: str = ""
     excluded: bool = False
     colour: str | None = None
+    not_swapped: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "face_id", int(self.face_id))
@@ -95,7 +97,8 @@ class FaceOverlay:
     @classmethod
     def from_face(cls, face: Face, *, label: str = "", colour: str | None = None) -> FaceOverlay:
         """The overlay of a stored :class:`engine.project.models.Face`."""
-        return cls(face.id, face.box, face.landmarks, label, face.excluded, colour)
+        return cls(face.id, face.box, face.landmarks, label, face.excluded, colour,
+                   bool(getattr(face, "swap_excluded", False)))
 
 
 def face_at(faces: Sequence[FaceOverlay], point: tuple[float, float]) -> int | None:

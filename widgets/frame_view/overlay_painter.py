@@ -21,6 +21,7 @@ from widgets.frame_view.transform import ViewTransform
 SELECTED_COLOUR: Final = "#409cff"
 DEFAULT_COLOUR: Final = "#5cc878"
 EXCLUDED_COLOUR: Final = "#8a8a90"
+NOT_SWAPPED_COLOUR: Final = "#f0b428"
 ACTIVE_COLOUR: Final = "#ffa040"
 HOVER_COLOUR: Final = "#ffffff"
 LABEL_BACKGROUND: Final = QColor(0, 0, 0, 170)
@@ -51,6 +52,8 @@ class OverlayStyle:
 def face_colour(face: FaceOverlay, selected: bool) -> QColor:
     if selected:
         return QColor(SELECTED_COLOUR)
+    if face.not_swapped:
+        return QColor(NOT_SWAPPED_COLOUR)
     if face.excluded:
         return QColor(EXCLUDED_COLOUR)
     return QColor(face.colour or DEFAULT_COLOUR)
@@ -76,7 +79,9 @@ def _paint_face(painter: QPainter, face: FaceOverlay, transform: ViewTransform, 
     rect = QRectF(QPointF(x0, y0), QPointF(x1, y1)).normalized()
     pen = QPen(colour, 2.0 if selected else 1.5)
     pen.setCosmetic(True)
-    if face.excluded:
+    if face.not_swapped:
+        pen.setStyle(Qt.PenStyle.DotLine)
+    elif face.excluded:
         pen.setStyle(Qt.PenStyle.DashLine)
     painter.setPen(pen)
     painter.drawRect(rect)

@@ -61,6 +61,8 @@ class TimelineTrack:
     keyframes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
     in_frame: int = 0
     out_frame: int | None = None
+    #: "don't swap here" ranges ``(start, stop)``, stop exclusive: drawn hatched over the row
+    no_swap: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.frame_count < 1:
@@ -86,6 +88,7 @@ class TimelineTrack:
         object.__setattr__(self, "keyframes", keys)
         object.__setattr__(self, "in_frame", int(self.in_frame))
         object.__setattr__(self, "out_frame", out)
+        object.__setattr__(self, "no_swap", tuple((int(a), int(b)) for a, b in self.no_swap))
 
     @property
     def last_frame(self) -> int:

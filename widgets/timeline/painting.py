@@ -13,7 +13,7 @@ from typing import Final
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPolygon
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPolygon
 
 from widgets.timeline.model import (
     PresenceSummary,
@@ -189,11 +189,19 @@ def paint_track(
     content: QImage,
     range_: tuple[int, int],
     current: bool,
+    no_swap: tuple[tuple[int, int], ...] = (),
 ) -> None:
-    """The row's background, its content image (strip and keyframes), and the shading
-    outside the in/out range."""
+    """The row's background, its content image (strip and keyframes), the "don't swap
+    here" ranges (amber hatching), and the shading outside the in/out range."""
     p.fillRect(rect, TRACK_CURRENT if current else TRACK)
     p.drawImage(rect.left(), rect.top() + STRIP_TOP, content)
+    for a, b in no_swap:
+        left, right = math.floor(rect.left() + vp.x_of(a)), math.floor(rect.left() + vp.x_of(b))
+        left, right = max(left, rect.left()), min(right, rect.right() + 1)
+        if right > left:
+            band = QRect(left, rect.top(), right - left, rect.height())
+            p.fillRect(band, QColor(240, 180, 40, 60))
+            p.fillRect(band, QBrush(QColor(240, 180, 40, 170), Qt.BrushStyle.BDiagPattern))
     x_in = math.floor(rect.left() + vp.x_of(range_[0]))
     x_out = math.floor(rect.left() + vp.x_of(range_[1] + 1))
     if x_in > rect.left():

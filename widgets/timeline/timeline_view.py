@@ -307,7 +307,7 @@ class TimelineView(QWidget):
             row = QRect(area.left(), top, area.width(), min(paint.TRACK_HEIGHT, area.bottom() + 1 - top))
             range_ = self.range() if current else t.range
             paint.paint_track(p, rect=row, vp=vp, content=self._images.row(t, vp, current=current), range_=range_,
-                              current=current)
+                              current=current, no_swap=t.no_swap)
         paint.paint_playhead(p, area=area, vp=vp, frame=self._frame)
         p.end()
 

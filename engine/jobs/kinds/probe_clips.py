@@ -34,6 +34,15 @@ def run_probe_clips(ctx: JobContext, p: ProbeClipsParams) -> JobResult:
         if clip.missing:
             problems.append(f"{clip.name}: file missing ({clip.path}); relink it with 'facesmith relink'")
             continue
+        if clip.kind != "video":
+            from engine.project.images import current_fingerprint
+
+            try:
+                if current_fingerprint(store, clip) != clip.fingerprint:
+                    problems.append(f"{clip.name}: its images changed since they were added ({clip.path})")
+            except MediaError as exc:
+                problems.append(f"{clip.name}: {exc}")
+            continue
         try:
             if fingerprint(clip.path) != clip.fingerprint:
                 problems.append(f"{clip.name}: the file changed since it was added ({clip.path})")

@@ -274,6 +274,9 @@ def test_reference_face_keeps_only_its_person(extracted_copy: Path, extracted_pr
     with ProjectStore.open(extracted_copy) as store:
         rows = store.query("SELECT clip_id, excluded, person_id FROM faces")
         wanted = [p for p in store.persons() if p.wanted]
+        # dst faces of the other person are not swapped either; the kept person's are.
+        swap = dict(store.query("SELECT clip_id, min(swap_excluded) FROM faces GROUP BY clip_id"))
+    assert swap[extracted_project.clips["sbwe5n"]] == 1 and swap[extracted_project.clips["lbax4n"]] == 0
     assert len(rows) == 300  # nothing re-extracted, nothing deleted
     excluded = {(r[0], r[1]) for r in rows}
     assert (extracted_project.clips["sbwe5n"], 1) in excluded

@@ -46,7 +46,7 @@ def bad_files(tmp_path: Path, sample_clips: dict[str, Path]) -> dict[str, Path]:
         ("notes", "not a video"),
         ("empty", "empty file"),
         ("half", "truncated"),
-        ("folder", "is a directory"),
+        ("folder", "is an empty folder"),  # a folder is an image source now; this one is empty
         ("missing", "file not found"),
     ],
 )

@@ -59,20 +59,23 @@ def test_split_and_undo(people) -> None:
     assert _snapshot(store) == before
 
 
-def test_keep_person_excludes_the_others(people) -> None:
+def test_keep_person_marks_the_others_not_swapped(people) -> None:
     store, (a, b, c) = people
     cs = keep_person(store, b)
-    assert store.person_face_counts()[a] == (20, 20) and store.person_face_counts()[b] == (20, 0)
+    # A dst person: the others are left out of the swap, not out of the training set.
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE swap_excluded = 1")) == 40
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE excluded = 1")) == 0
     assert [p.wanted for p in store.persons()] == [False, True, False]
     assert "exclude 40 faces" in cs.label
     store.apply(cs.inverse())
-    assert store.person_face_counts()[a] == (20, 0) and not any(p.wanted for p in store.persons())
+    assert int(store.scalar("SELECT count(*) FROM faces WHERE swap_excluded = 1")) == 0
+    assert not any(p.wanted for p in store.persons())
 
 
 def test_best_faces_keeps_the_target_count(people) -> None:
     store, _ = people
-    cs = exclude_all_but_best(store, 12)
+    cs = exclude_all_but_best(store, 12, role="dst")
     assert int(store.scalar("SELECT count(*) FROM faces WHERE excluded = 0")) == 12
-    assert cs.label == "Keep best 12 faces (exclude 48)"
+    assert cs.label == "Keep best 12 dst faces (exclude 48)"
     store.apply(cs.inverse())
     assert int(store.scalar("SELECT count(*) FROM faces WHERE excluded = 0")) == 60
