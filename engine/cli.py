@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     masks_cli.register(sub)  # facesmith xseg ...
     merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
+    from engine.interop import cli as interop_cli
+
+    interop_cli.register(sub)  # facesmith import / export
     return parser
 
 
