@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -102,7 +103,11 @@ def export_swap_model(store: ProjectStore, model_id: int, out: str | Path, *, fm
     shape = (1, r, r, 3) if fmt == "dfm" else (1, 3, r, r)
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of torch.export, which needs
+        # onnxscript; for plain convolutional graphs both give the same ONNX.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(wrapper, (x,), buf, input_names=[in_name], output_names=list(out_names),
                           dynamic_axes={in_name: {0: "batch"}, **{n: {0: "batch"} for n in out_names}},
                           opset_version=OPSET, dynamo=False)

@@ -172,3 +172,24 @@ def test_mixed_folder_imports_the_valid_faces_and_lists_the_broken(project, tmp_
     assert s.faces == 3
     assert sorted(b.path.name for b in s.broken) == ["00009_0.jpg", "00010_0.jpg", "00011_0.jpg"]
     assert "skipped 3 broken files" in s.message()
+
+
+def test_a_swap_model_trains_on_imported_face_sets(tmp_path: Path, job_runner) -> None:
+    """Training takes face-set clips' pixels from their crop files: no video at all."""
+    from engine.project.store import ProjectStore
+
+    run_job, _ = job_runner
+    store = ProjectStore.create(tmp_path / "Sets")
+    root = store.root
+    try:
+        for role in ("src", "dst"):
+            folder = tmp_path / role
+            folder.mkdir()
+            for i in range(6):
+                write_dfl_face(folder / f"{i}.jpg", dfl_meta(face_type="full_face", seed=i + (10 if role == "dst" else 0),
+                                                             source=None), seed=i)
+            import_dfl(store, folder, role=role)
+    finally:
+        store.close()
+    job = run_job(root, "train_swap", {"preset": "fast-64", "iterations": 2, "seed": 1, "preview_every": 0})
+    assert job.state == "done", job.error_text
