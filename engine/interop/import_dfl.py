@@ -209,8 +209,8 @@ def _faceset(store: ProjectStore, folder: Path, items: list[_Item], broken: list
     try:
         rels = []
         for k, it in enumerate(items):
-            rel = f"{rel_dir}/{it.path.name}"
-            layout.inside(store.root, rel).write_bytes(it.data)
+            rel = f"{rel_dir}/{it.path.name}"  # a plain file name (from iterdir): stays in dest
+            (dest / it.path.name).write_bytes(it.data)
             rels.append(rel)
             if progress is not None and k % 500 == 0:
                 progress(0.6 + 0.2 * k / len(items), f"copying {k}/{len(items)}")

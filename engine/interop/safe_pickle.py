@@ -22,6 +22,7 @@ import numpy as np
 #: dtype kinds an array may have: bool, signed/unsigned int, float, complex.
 _PLAIN_KINDS: Final = frozenset("biufc")
 _MAX_DEPTH: Final = 64
+_SCALAR_TYPES: Final = frozenset({int, float, bool, str, bytes, type(None)})
 
 
 class UnsafePickleError(ValueError):
@@ -120,7 +121,13 @@ def _check(value: Any, depth: int) -> None:
             raise UnsafePickleError(f"numpy scalar of dtype {value.dtype} is not allowed")
         return
     if type(value) in (list, tuple):
+        # Landmark lists hold hundreds of numbers: check their types at C speed first.
+        kinds = set(map(type, value))
+        if kinds <= _SCALAR_TYPES:
+            return
         for item in value:
+            if type(item) in (list, tuple) and set(map(type, item)) <= _SCALAR_TYPES:
+                continue  # e.g. one [x, y] point
             _check(item, depth + 1)
         return
     if type(value) is dict:
