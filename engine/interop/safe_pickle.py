@@ -38,7 +38,9 @@ def _reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:
 def _dtype(spec: Any, align: Any = False, copy: Any = True) -> np.dtype:
     if not isinstance(spec, str):
         raise UnsafePickleError(f"numpy dtype of {type(spec).__name__} is not allowed")
-    dt = np.dtype(spec)
+    # Always a copy: the pickle's BUILD then calls ``__setstate__`` on it, which must
+    # never reach numpy's shared built-in dtype instances.
+    dt = np.dtype(spec, align=bool(align), copy=True)
     if dt.kind not in _PLAIN_KINDS:
         raise UnsafePickleError(f"numpy dtype {spec!r} is not a plain numeric dtype")
     return dt

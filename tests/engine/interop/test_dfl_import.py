@@ -193,3 +193,43 @@ def test_a_swap_model_trains_on_imported_face_sets(tmp_path: Path, job_runner) -
         store.close()
     job = run_job(root, "train_swap", {"preset": "fast-64", "iterations": 2, "seed": 1, "preview_every": 0})
     assert job.state == "done", job.error_text
+
+
+def test_restricted_unpickler_admits_plain_data_only(tmp_path: Path) -> None:
+    from collections import OrderedDict
+
+    from engine.interop.safe_pickle import UnsafePickleError, loads
+
+    plain = {"a": np.arange(6, dtype=np.float32).reshape(3, 2), "b": [1, 2.5, "x", b"y", None, True, (1, 2)],
+             "c": np.float64(3.5), "d": np.array([1, 2], np.uint8)}
+    for protocol in (2, 3, 4, 5):
+        got = loads(pickle.dumps(plain, protocol=protocol))
+        assert np.array_equal(got["a"], plain["a"]) and got["b"] == plain["b"] and got["c"] == 3.5
+    before = np.dtype("float32").byteorder
+    for bad in ({1, 2}, OrderedDict(a=1), np.array([{}], dtype=object), bytearray(b"x"),
+                np.zeros(2, dtype=[("x", "f4")]), Path("/etc/passwd"), _Payload(tmp_path / "pwned")):
+        with pytest.raises(UnsafePickleError):
+            loads(pickle.dumps(bad, protocol=5))
+    assert not (tmp_path / "pwned").exists()
+    assert np.dtype("float32").byteorder == before
+
+
+def test_faces_attach_to_an_image_clip_by_file_name(project, tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from engine.project.models import NewClip
+
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    (clip,), _ = project.insert_clips([NewClip("stills", "dst", stills, 0, "x", 640, 480, Fraction(25), 3, 0.12, 0,
+                                               "png", 0, None, kind="images")])
+    with project.transaction() as c:
+        c.executemany("INSERT INTO clip_images (clip_id, frame, path, width, height, size_bytes) VALUES (?, ?, ?, 640, 480, 1)",
+                      [(clip.id, i, str(stills / f"shot_{i}.png")) for i in range(3)])
+    folder = tmp_path / "aligned"
+    folder.mkdir()
+    for i in (2, 0):
+        write_dfl_face(folder / f"shot_{i}_0.jpg", dfl_meta(seed=i, source=f"shot_{i}.png"), seed=i)
+    s = import_dfl(project, folder)
+    assert not s.new_clip and s.clip_id == clip.id
+    assert sorted(f.frame for f in project.faces(clip_id=clip.id)) == [0, 2]
