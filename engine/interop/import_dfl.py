@@ -37,8 +37,8 @@ from engine.faces.align import invert_alignment, transform_points
 from engine.interop import InteropError
 from engine.interop.common import Broken, ImportSummary, Progress, image_files, jpeg_size, listing, split_frame_name
 from engine.interop.dfljpg import DflFace, read_meta
-from engine.interop.store_ops import (decode_mask, insert_faces, label_from_polys, new_person, next_indices,
-                                      put_foreign_predictions, put_labels)
+from engine.interop.store_ops import (decode_mask, insert_faces, label_from_polys, landmark_columns, new_person,
+                                      next_indices, put_foreign_predictions, put_labels)
 from engine.project import layout
 from engine.project.faces import crop_path, write_crop
 from engine.project.models import Clip, NewClip, NewFace
@@ -172,7 +172,8 @@ def _attach(store: ProjectStore, folder: Path, clip: Clip, placed: list[tuple[_I
             idx = nxt.get(frame, 0)
             nxt[frame] = idx + 1
             faces.append(NewFace(clip.id, frame, idx, m.source_rect or _box(lm), 1.0, lm.astype(np.float32),
-                                 m.face_type, it.side, m.image_to_face_mat, person_id=person))  # type: ignore[arg-type]
+                                 m.face_type, it.side, m.image_to_face_mat, person_id=person,  # type: ignore[arg-type]
+                                 **landmark_columns(lm, (clip.width, clip.height))))
         ids = insert_faces(store, faces)
         labels, preds = {}, []
         for k, ((it, _), face_id) in enumerate(zip(placed, ids, strict=True)):
@@ -229,7 +230,8 @@ def _faceset(store: ProjectStore, folder: Path, items: list[_Item], broken: list
             person = new_person(store, stem)
             identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
             faces = [NewFace(clip.id, i, 0, _box(it.meta.landmarks), 1.0, it.meta.landmarks.astype(np.float32),
-                             it.meta.face_type, it.side, identity, person_id=person, crop_path=rel)  # type: ignore[arg-type]
+                             it.meta.face_type, it.side, identity, person_id=person, crop_path=rel,  # type: ignore[arg-type]
+                             **landmark_columns(it.meta.landmarks, (it.side, it.side)))
                      for i, (it, rel) in enumerate(zip(items, rels))]
             ids = insert_faces(store, faces)
             labels = {fid: label_from_polys([(p.kind, p.points) for p in it.meta.polys])

@@ -28,7 +28,7 @@ from engine.faces.align import alignment_matrix, invert_alignment, transform_poi
 from engine.interop import InteropError
 from engine.interop.common import Broken, ImportSummary, Progress, listing, natural_key, split_frame_name
 from engine.interop.faceswap import FsFace, FsMask, parse_alignments, read_alignments, read_png_header
-from engine.interop.store_ops import insert_faces, new_person, next_indices, put_foreign_predictions
+from engine.interop.store_ops import insert_faces, landmark_columns, new_person, next_indices, put_foreign_predictions
 from engine.masks.crops import CropReader
 from engine.project.faces import crop_path, write_crop
 from engine.project.models import Clip, NewFace
@@ -133,7 +133,8 @@ def import_faceswap(store: ProjectStore, source: str | Path, *, clip: str | int,
                 nxt[frame] = idx + 1
                 mat = alignment_matrix(face.landmarks, FACE_TYPE, CROP_SIZE)
                 new.append(NewFace(target.id, frame, idx, face.box, 1.0, face.landmarks.astype(np.float32),
-                                   FACE_TYPE, CROP_SIZE, mat, person_id=person))
+                                   FACE_TYPE, CROP_SIZE, mat, person_id=person,
+                                   **landmark_columns(face.landmarks, (target.width, target.height))))
                 masks.append(_pick_mask(face.masks))
         ids = insert_faces(store, new)
         stored = store.faces(ids=ids)

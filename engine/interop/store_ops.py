@@ -83,6 +83,27 @@ def new_person(store: ProjectStore, name: str) -> int:
     return int(cur.lastrowid)
 
 
+def landmark_columns(landmarks: npt.ArrayLike, frame_size: tuple[int, int] | None = None) -> dict[str, float | None]:
+    """Pose and expression from a face's 68 landmarks (cheap: no pixels), so imported
+    faces sort, plot and sample by pose like extracted ones. Degenerate landmarks give
+    None rather than failing the import."""
+    from engine.faces.errors import FaceAnalysisError
+    from engine.faces.expression import expression
+    from engine.faces.pose import estimate_pose
+
+    out: dict[str, float | None] = dict.fromkeys(("yaw", "pitch", "roll", "mouth_open", "eyes_open", "smile",
+                                                  "brow_raise"))
+    try:
+        p = estimate_pose(landmarks, frame_size)
+        out.update(yaw=float(p.yaw), pitch=float(p.pitch), roll=float(p.roll))
+        e = expression(landmarks)
+        out.update(mouth_open=float(e.mouth_open), eyes_open=float(e.eyes_open), smile=float(e.smile),
+                   brow_raise=float(e.brow_raise))
+    except (FaceAnalysisError, ValueError, np.linalg.LinAlgError, cv2.error):
+        pass
+    return {k: (v if v is None or np.isfinite(v) else None) for k, v in out.items()}
+
+
 def next_indices(store: ProjectStore, clip_id: int) -> dict[int, int]:
     """frame -> the next free face number on it (faces keep ``UNIQUE (clip, frame, idx)``)."""
     rows = store.connection.execute("SELECT frame, max(idx) FROM faces WHERE clip_id = ? GROUP BY frame", (clip_id,))

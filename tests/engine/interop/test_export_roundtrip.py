@@ -87,6 +87,7 @@ def test_dfl_export_import_round_trip(labelled, tmp_path: Path, sample_clips) ->
             assert got.face_type == face.face_type and got.crop_size == face.crop_size
             assert np.abs(got.landmarks - face.landmarks).max() <= 0.01
             assert np.abs(got.alignment - face.alignment).max() < 1e-9
+            assert got.yaw is not None and got.pitch is not None  # pose from the landmarks
             if face.id == faces[2].id:
                 pred, orig = get_prediction(fresh, got.id), get_prediction(store, face.id)
                 same = warp_mask(pred.mask, crop_matrix(got, pred.face_type, pred.resolution),
