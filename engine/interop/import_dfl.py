@@ -76,6 +76,8 @@ def read_face_set(folder: Path, progress: Progress | None = None) -> tuple[list[
             size = jpeg_size(data)
             if size is None:
                 raise InteropError(p, "broken JPEG: no image size (SOF segment)")
+            if not data.rstrip(b"\0")[-2:] == b"\xff\xd9":
+                raise InteropError(p, "truncated JPEG (no end-of-image marker): the image data is cut short")
             w, h = size
             if w != h:
                 raise InteropError(p, f"face image is {w}x{h}; aligned faces are square")

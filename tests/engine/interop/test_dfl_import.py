@@ -167,11 +167,14 @@ def test_mixed_folder_imports_the_valid_faces_and_lists_the_broken(project, tmp_
     _set(folder, 3)
     (folder / "00009_0.jpg").write_bytes(face_jpeg())  # no metadata
     (folder / "00010_0.jpg").write_bytes(add_app15(face_jpeg(), b"\x80\x04garbage"))
-    (folder / "00011_0.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00")  # truncated
+    (folder / "00011_0.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00")  # truncated in the header
+    whole = (folder / "00001_0.jpg").read_bytes()
+    (folder / "00012_0.jpg").write_bytes(whole[:-500])  # metadata intact, image data cut short
     s = import_dfl(project, folder)
     assert s.faces == 3
-    assert sorted(b.path.name for b in s.broken) == ["00009_0.jpg", "00010_0.jpg", "00011_0.jpg"]
-    assert "skipped 3 broken files" in s.message()
+    assert sorted(b.path.name for b in s.broken) == ["00009_0.jpg", "00010_0.jpg", "00011_0.jpg", "00012_0.jpg"]
+    assert "skipped 4 broken files" in s.message()
+    assert "truncated" in next(b.problem for b in s.broken if b.path.name == "00012_0.jpg")
 
 
 def test_a_swap_model_trains_on_imported_face_sets(tmp_path: Path, job_runner) -> None:
