@@ -66,3 +66,16 @@ def test_an_xseg_or_missing_model_is_refused(trained_swap, tmp_path: Path) -> No
         with pytest.raises(InteropError, match="unknown model format"):
             export_swap_model(store, trained_swap.model_id, tmp_path / "x.onnx", fmt="tflite")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_model_job_writes_a_dfm(trained_swap, tmp_path: Path, job_runner) -> None:
+    import shutil
+
+    run_job, _ = job_runner
+    root = tmp_path / trained_swap.root.name
+    shutil.copytree(trained_swap.root, root)
+    out = tmp_path / "model.dfm"
+    job = run_job(root, "export_model", {"model": trained_swap.model_id, "out": str(out), "format": "dfm"})
+    assert job.state == "done", job.error_text
+    assert out.is_file() and job.result["data"]["max_abs_diff"] <= 1e-3
+    assert "exported dfm 64 px" in job.result["message"]
