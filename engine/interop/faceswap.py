@@ -63,10 +63,11 @@ def _face(raw: Any, where: str, path: Path) -> FsFace:
         raise InteropError(path, f"{where}: the face has no {exc.args[0]!r}") from None
     except (TypeError, ValueError):
         raise InteropError(path, f"{where}: the face box is not numbers") from None
-    if "landmarks_xy" not in raw:
+    key = "landmarks_xy" if "landmarks_xy" in raw else "landmarksXY"  # the 1.x JSON files' spelling
+    if key not in raw:
         raise InteropError(path, f"{where}: the face has no landmarks_xy")
     try:
-        lm = np.asarray(raw["landmarks_xy"], dtype=np.float64)
+        lm = np.asarray(raw[key], dtype=np.float64)
     except (TypeError, ValueError):
         raise InteropError(path, f"{where}: landmarks_xy is not an array of numbers") from None
     if lm.shape != (68, 2):

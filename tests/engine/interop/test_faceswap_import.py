@@ -80,9 +80,11 @@ def test_old_json_alignments(project, video, tmp_path: Path) -> None:
     x, y, w, h = _box(lm)
     path = tmp_path / "old_alignments.json"
     path.write_text(json.dumps({"bbaf2n_000005.png": [{"x": x, "y": y, "w": w, "h": h,
-                                                       "landmarks_xy": lm.tolist()}]}))
+                                                       "landmarks_xy": lm.tolist()}],
+                                "bbaf2n_000007.png": [{"x": x, "y": y, "w": w, "h": h,
+                                                       "landmarksXY": lm.tolist()}]}))
     s = import_faceswap(project, path, clip=video.name)
-    assert s.faces == 1 and project.faces(clip_id=video.id)[0].frame == 4
+    assert s.faces == 2 and [f.frame for f in project.faces(clip_id=video.id)] == [4, 6]
 
 
 def _fsa_bytes(landmarks: np.ndarray, name: str = "bbaf2n_000001.mpg") -> bytes:
