@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.curation import persons_cli
 
     persons_cli.register(sub)  # facesmith persons
+    from engine.interop import cli as interop_cli
+
+    interop_cli.register(sub)  # facesmith import / export
     return parser
 
 
