@@ -250,8 +250,7 @@ def src_embedding(store: ProjectStore, model_id: int | None) -> np.ndarray:
 
     person = None
     if model_id is not None:
-        params = store.model(model_id).params or {}
-        person = params.get("src_person")
+        person = (store.model(model_id).config or {}).get("src_person")  # recorded by newer trainers
     src_clips = {c.id for c in store.clips("src")}
     embs = [f.embedding for f in store.faces(include_excluded=False)
             if f.clip_id in src_clips and f.embedding is not None and (person is None or f.person_id == person)]
