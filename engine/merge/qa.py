@@ -8,7 +8,8 @@ merged (the project's faces, not a new detection):
   the project's identity embedding (dlib's descriptor, :mod:`engine.faces.identity`)
   against the mean embedding of the src faces the model trained on (higher is better;
   above 0.4 is dlib's "same person");
-- ``id_dst``: the same against the original dst face (lower: the identity changed);
+- ``id_dst``: the same against the original dst face (its track's mean embedding, lower:
+  the identity changed);
 - ``landmarks``: expression fidelity, the mean distance between the landmarks found on
   the merged face (dlib's 68-point predictor in the dst face's box) and the dst face's,
   over the inter-ocular distance;
@@ -178,6 +179,25 @@ class Scorer:
         self._identity = DlibIdentity()
         self._previous: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # track -> (frame, merged lm, dst lm)
 
+    def set_track_identities(self, faces: Iterable[Face]) -> None:
+        """The original dst identity of each track: the mean of its faces' embeddings
+        (extraction embeds a few faces per track), steadier than any single frame."""
+        by_track: dict[int, list[np.ndarray]] = {}
+        for f in faces:
+            if f.track_id is not None and f.embedding is not None:
+                by_track.setdefault(f.track_id, []).append(np.asarray(f.embedding, np.float64))
+        self._tracks = {t: np.mean(v, axis=0) for t, v in by_track.items()}
+
+    def dst_identity(self, face: Face, original: npt.NDArray[np.uint8], landmarks: np.ndarray) -> np.ndarray:
+        """The original dst face's identity: its track's, else its own embedding, else
+        computed on the original frame."""
+        tracks: dict[int, np.ndarray] = getattr(self, "_tracks", {})
+        if face.track_id is not None and face.track_id in tracks:
+            return tracks[face.track_id]
+        if face.embedding is not None:
+            return np.asarray(face.embedding, np.float64)
+        return self._identity.descriptors(original, [landmarks])[0].astype(np.float64)
+
     def score(self, frame_no: int, merged: npt.NDArray[np.uint8], original: npt.NDArray[np.uint8],
               faces: Sequence[Face]) -> FrameScores:
         from engine.faces.errors import FaceAnalysisError
@@ -194,9 +214,7 @@ class Scorer:
             per["landmarks"].append(float(np.linalg.norm(lm - dst_lm, axis=1).mean() / iod))
             if embed:
                 emb = self._identity.descriptors(merged, [lm])[0].astype(np.float64)
-                dst_emb = face.embedding
-                if dst_emb is None:
-                    dst_emb = self._identity.descriptors(original, [dst_lm])[0]
+                dst_emb = self.dst_identity(face, original, dst_lm)
                 per["id_src"].append(1.0 - float(np.linalg.norm(emb - self.src)))
                 per["id_dst"].append(1.0 - float(np.linalg.norm(emb - np.asarray(dst_emb, np.float64))))
             try:
@@ -346,6 +364,7 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
     render = pick_render(store, clip, p.render, p.model)
     scorer = Scorer(src_embedding(store, render.model_id), (clip.width, clip.height), identity_every=p.identity_every)
     by_frame = swapped_faces(store, clip.id)
+    scorer.set_track_identities(f for fs in by_frame.values() for f in fs)
     from engine.media import iter_frames
 
     total = max(render.frame_end - render.frame_start, 1)
