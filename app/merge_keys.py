@@ -10,7 +10,8 @@ Installed by the merge workspace (:mod:`app.merge_workspace`), it adds
   delete that key), ◈ keyed elsewhere (click: key it here), ◇ not keyed (click: key it
   here). Moving the slider of a keyed setting keys the new value at the current frame;
 - in the Merge dock, **Check Quality** (queues the ``qa`` job on the clip's newest
-  render with the current model), the worst frames (click to go there) and **Export CSV…**;
+  render with the current model; by default it also runs after each render from the
+  editor), the worst frames (click to go there) and **Export CSV…**;
 - Merge menu actions: key / delete keys at this frame, override the selected faces with
   the current settings, clear their overrides, don't swap them.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import FacesmithError
 from engine.project.changes import ChangeSet
+from widgets.merge_settings_panel import SLIDERS
 from widgets.timeline.merge_tracks import KeyTrack, QualityStrip
 
 if TYPE_CHECKING:
@@ -107,6 +110,9 @@ class MergeKeys(QObject):
         buttons.addWidget(self.qa_button)
         buttons.addWidget(self.csv_button)
         qa_layout.addLayout(buttons)
+        self.qa_after_render = QCheckBox("check quality after each render")
+        self.qa_after_render.setChecked(True)
+        qa_layout.addWidget(self.qa_after_render)
         self.qa_info = QLabel("No quality check yet.")
         self.qa_info.setWordWrap(True)
         qa_layout.addWidget(self.qa_info)
@@ -196,8 +202,10 @@ class MergeKeys(QObject):
         if keyed is None or not keyed.keyed:
             return
         frame, now = self._frame(), keyed.values_at(self._frame())
+        # The sliders show keyed values rounded to their steps: only a real move keys.
+        shown = {n: round(float(v) * SLIDERS[n][3]) / SLIDERS[n][3] if n in SLIDERS else v for n, v in now.items()}
         changed = {n: getattr(settings, n) for n in {k.setting for k in self._keys}
-                   if _differs(getattr(settings, n), now.get(n))}
+                   if _differs(getattr(settings, n), shown.get(n))}
         if changed:
             self._set_keys(frame, {n: list(v) if isinstance(v, tuple) else v for n, v in changed.items()})
 
@@ -354,6 +362,14 @@ class MergeKeys(QObject):
             self.workspace.request()
 
     def _on_job_finished(self, job_id: int, _changes: ChangeSet) -> None:
+        if self.qa_after_render.isChecked() and job_id not in self._qa_jobs:
+            job = self.window.engine.queue.job(job_id)
+            render_id = ((job.result or {}).get("data") or {}).get("render_id")
+            if (job.kind == "render" and job.state == "done" and render_id is not None
+                    and job.params.get("format", "mp4") in ("mp4", "mkv", "png")):
+                qa = self.window.engine.submit("qa", {"clip": job.params["clip"], "render": int(render_id)})
+                self._qa_jobs.add(qa.id)
+                self.qa_info.setText(f"checking render {render_id}…")
         if job_id in self._qa_jobs:
             self._qa_jobs.discard(job_id)
             job = self.window.engine.queue.job(job_id)

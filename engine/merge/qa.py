@@ -245,6 +245,11 @@ def pick_render(store: ProjectStore, clip: Clip, render_id: int | None, model_id
         found = next((r for r in store.renders() if r.id == render_id), None)
         if found is None or found.clip_id != clip.id:
             raise ProjectError(store.root, f"no render {render_id} of clip '{clip.name}'")
+        if found.format not in ("mp4", "mkv", "png"):
+            raise ProjectError(store.root, f"render {render_id} is {found.format} face patches; "
+                               "the quality check reads rendered frames (mp4, mkv or png)")
+        if not _render_path(store, found).exists():
+            raise ProjectError(_render_path(store, found), f"render {render_id}'s output is gone")
         return found
     if model_id is not None:
         renders = [r for r in renders if r.model_id == model_id]

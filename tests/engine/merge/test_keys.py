@@ -177,3 +177,14 @@ def test_cli_key_keys_unkey(keyed_project: ProjectStore, capsys: Any) -> None:
     assert main(["merge", "unkey", root, "color", "--clip", "lbax4n", "--frame", "10"]) == 0
     with ProjectStore.open(root, readonly=True) as store:
         assert {(k.frame, k.setting) for k in clip_keys(store, store.clips()[0].id)} == {(10, "erode"), (30, "erode")}
+
+
+def test_cli_qa_without_a_render_is_refused(keyed_project: ProjectStore, capsys: Any) -> None:
+    from engine.cli import main
+
+    root = str(keyed_project.root)
+    keyed_project.close()
+    assert main(["qa", root, "--clip", "lbax4n"]) == 1
+    assert "clip 'lbax4n' has no rendered video or PNG frames to check; render it first" in capsys.readouterr().err
+    with ProjectStore.open(root, readonly=True) as store:
+        assert store.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'qa'") == 0  # nothing queued

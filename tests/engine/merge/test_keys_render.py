@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from engine.jobs.queue import JobQueue
 from engine.merge import provenance
 from engine.merge.keys import KeyedSettings, MergeKey, load_keyed, set_keys
 from engine.merge.overrides import set_override
@@ -117,7 +118,15 @@ def test_quality_strip_of_a_real_render_improves_with_training(
                                             "stop": 24, "device": "cpu", "settings": MergeSettings(mask=("hull",)).to_json()})
         assert job.state == "done", job.error_text
         table = tmp_path / f"m{model}.csv"
-        qa = run(root, "qa", {"clip": "lbax4n", "model": model, "csv": str(table)})
+        if model == untrained_model:
+            qa = run(root, "qa", {"clip": "lbax4n", "model": model, "csv": str(table)})
+        else:  # the command-line twin: queue and run here
+            from engine.cli import main
+
+            assert main(["qa", str(root), "--clip", "lbax4n", "--model", str(model), "--csv", str(table),
+                         "--quiet"]) == 0
+            with ProjectStore.open(root, readonly=True) as store:
+                qa = max((j for j in JobQueue(store).jobs() if j.kind == "qa"), key=lambda j: j.id)
         assert qa.state == "done", qa.error_text
         data = qa.result["data"]
         assert data["frames"] == 24 and data["render_id"] == job.result["data"]["render_id"]
