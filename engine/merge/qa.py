@@ -31,8 +31,12 @@ job's result, and the rows are kept in the ``qa_frames`` table (and optionally a
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import math
+import os
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +75,15 @@ class QaParams:
     render: int | None = None
     csv: str | None = None
     identity_every: int = 1
+    #: processes computing identity embeddings beside the job (dlib holds the GIL);
+    #: 0: one per core when the render has 50 frames or more, else none
+    processes: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.identity_every <= 1000:
             raise ValueError("identity_every must be 1-1000")
+        if not 0 <= self.processes <= 64:
+            raise ValueError("processes must be 0-64")
 
 
 @dataclass(frozen=True)
@@ -169,9 +178,12 @@ class Scorer:
     frame_size : (width, height), for the head pose's perspective.
     """
 
-    def __init__(self, src_embedding: npt.ArrayLike, frame_size: tuple[int, int], *, identity_every: int = 1) -> None:
+    def __init__(self, src_embedding: npt.ArrayLike, frame_size: tuple[int, int], *, identity_every: int = 1,
+                 pool: Any = None) -> None:
         from engine.faces.dlib_backend import DlibBackend, DlibIdentity
 
+        self.pool = pool
+        self._waiting: deque[tuple[FrameScores, list[tuple[Any, np.ndarray]]]] = deque()
         self.src = np.asarray(src_embedding, np.float64)
         self.frame_size = frame_size
         self.identity_every = identity_every
@@ -199,24 +211,27 @@ class Scorer:
         return self._identity.descriptors(original, [landmarks])[0].astype(np.float64)
 
     def score(self, frame_no: int, merged: npt.NDArray[np.uint8], original: npt.NDArray[np.uint8],
-              faces: Sequence[Face]) -> FrameScores:
+              faces: Sequence[Face]) -> None:
+        """Score a frame; its row comes out of :meth:`drain` (in frame order), at once or,
+        with a descriptor pool, when its identity embeddings are back."""
         from engine.faces.errors import FaceAnalysisError
         from engine.faces.pose import estimate_pose
 
-        if not faces:
-            return FrameScores(frame_no, 0)
         per: dict[str, list[float]] = {n: [] for n in SCORES}
         embed = frame_no % self.identity_every == 0
+        waiting: list[tuple[Any, np.ndarray]] = []
         for face in faces:
             dst_lm = np.asarray(face.landmarks, np.float64)
             iod = inter_ocular(dst_lm)
             lm = self._landmarker.landmarks(merged, face.box).astype(np.float64)
             per["landmarks"].append(float(np.linalg.norm(lm - dst_lm, axis=1).mean() / iod))
             if embed:
-                emb = self._identity.descriptors(merged, [lm])[0].astype(np.float64)
-                dst_emb = self.dst_identity(face, original, dst_lm)
-                per["id_src"].append(1.0 - float(np.linalg.norm(emb - self.src)))
-                per["id_dst"].append(1.0 - float(np.linalg.norm(emb - np.asarray(dst_emb, np.float64))))
+                dst_emb = np.asarray(self.dst_identity(face, original, dst_lm), np.float64)
+                if self.pool is None:
+                    waiting.append((self._identity.descriptors(merged, [lm])[0], dst_emb))
+                else:
+                    crop, shifted = face_region(merged, lm)
+                    waiting.append((self.pool.submit(_descriptor, crop, shifted), dst_emb))
             try:
                 pose = estimate_pose(lm, self.frame_size)
                 if face.yaw is not None and face.pitch is not None:
@@ -234,8 +249,57 @@ class Scorer:
             if seam is not None and color is not None:
                 per["seam"].append(seam)
                 per["color"].append(color)
-        worst = {n: (min(v) if n == "id_src" else max(v)) if v else None for n, v in per.items()}
-        return FrameScores(frame_no, len(faces), **worst)
+        worst = {n: (max(v) if v else None) for n, v in per.items() if n not in ("id_src", "id_dst")}
+        self._waiting.append((FrameScores(frame_no, len(faces), **worst), waiting))
+
+    def drain(self, keep: int = 0) -> list[FrameScores]:
+        """The rows of scored frames, in order, waiting for embeddings until at most
+        ``keep`` frames are still out (``keep=0``: all of them)."""
+        out: list[FrameScores] = []
+        while self._waiting:
+            partial, waiting = self._waiting[0]
+            ready = all(not hasattr(w, "done") or w.done() for w, _ in waiting)
+            if not ready and len(self._waiting) <= keep:
+                break
+            self._waiting.popleft()
+            sims_src, sims_dst = [], []
+            for w, dst_emb in waiting:
+                emb = np.asarray(w.result() if hasattr(w, "result") else w, np.float64)
+                sims_src.append(1.0 - float(np.linalg.norm(emb - self.src)))
+                sims_dst.append(1.0 - float(np.linalg.norm(emb - dst_emb)))
+            out.append(dataclasses.replace(partial, id_src=min(sims_src) if sims_src else None,
+                                           id_dst=max(sims_dst) if sims_dst else None))
+        return out
+
+
+def face_region(image: npt.NDArray[np.uint8], landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``image`` dlib's descriptor reads for a face (its 150 px chip spans
+    the landmarks plus a quarter on each side; a margin of 60 % is kept), and the
+    landmarks in it: what a descriptor process is sent instead of the whole frame."""
+    lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
+    m = 0.6 * float(max(hi - lo))
+    x0, y0 = max(int(lo[0] - m), 0), max(int(lo[1] - m), 0)
+    x1, y1 = min(int(hi[0] + m) + 1, image.shape[1]), min(int(hi[1] + m) + 1, image.shape[0])
+    return np.ascontiguousarray(image[y0:y1, x0:x1]), landmarks - np.array([x0, y0], np.float64)
+
+
+@functools.cache
+def _identity_model() -> Any:
+    from engine.faces.dlib_backend import DlibIdentity
+
+    model = DlibIdentity()
+    model.load()
+    return model
+
+
+def _descriptor(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """In a descriptor process: the face's embedding (dlib holds the GIL, so threads
+    would not run two at once; processes do)."""
+    return _identity_model().descriptors(crop, [landmarks])[0]
+
+
+def _warm() -> None:
+    _identity_model()
 
 
 # ---------------------------------------------------------------------- inputs
@@ -367,13 +431,23 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
     if clip.missing:
         raise ProjectError(clip.path, f"clip '{clip.name}' is missing; relink it with 'facesmith relink'")
     render = pick_render(store, clip, p.render, p.model)
-    scorer = Scorer(src_embedding(store, render.model_id), (clip.width, clip.height), identity_every=p.identity_every)
+    total = max(render.frame_end - render.frame_start, 1)
+    processes = p.processes or ((os.cpu_count() or 1) if total >= 50 and (os.cpu_count() or 1) > 1 else 0)
+    pool = None
+    if processes > 0:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_warm)
+    scorer = Scorer(src_embedding(store, render.model_id), (clip.width, clip.height), identity_every=p.identity_every,
+                    pool=pool)
     by_frame = swapped_faces(store, clip.id)
     scorer.set_track_identities(f for fs in by_frame.values() for f in fs)
     from engine.media import iter_frames
 
-    total = max(render.frame_end - render.frame_start, 1)
     rows: list[FrameScores] = []
+    scored = 0
     started = time.perf_counter()
     originals = iter_frames(clip.path, start=render.frame_start, stop=render.frame_end, threaded=True, queue_size=8,
                             index_cache_dir=store.root / "cache")
@@ -391,13 +465,18 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
                 del pending[k]
             if original is None or original.shape != merged.shape:
                 continue
-            rows.append(scorer.score(frame_no, merged, original, by_frame.get(frame_no, [])))
-            if len(rows) % 8 == 0:
+            scorer.score(frame_no, merged, original, by_frame.get(frame_no, []))
+            rows.extend(scorer.drain(keep=4 * max(processes, 1)))
+            scored += 1
+            if scored % 8 == 0:
                 ctx.check()
-                fps = len(rows) / max(time.perf_counter() - started, 1e-9)
-                ctx.progress(len(rows) / total, f"{len(rows)}/{total} frames, {fps:.1f} frames/s")
+                fps = scored / max(time.perf_counter() - started, 1e-9)
+                ctx.progress(scored / total, f"{scored}/{total} frames, {fps:.1f} frames/s")
+        rows.extend(scorer.drain())
     finally:
         originals.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     seconds = time.perf_counter() - started
     fps = len(rows) / seconds if seconds > 0 and rows else 0.0
     save_scores(store, ctx.job_id, clip.id, rows)
@@ -405,6 +484,7 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
         write_csv(Path(p.csv), rows)
     worst = worst_frames(rows)
     ctx.metric(0, "frames_per_s", fps)
+    ctx.metric(0, "descriptor_processes", float(processes))
     means = summary(rows)
     text = ", ".join(f"{n} {v:.3f}" for n, v in means.items() if v is not None)
     return JobResult(changes=ChangeSet.bulk("qa_frames", None, f"Quality of {clip.name}"),

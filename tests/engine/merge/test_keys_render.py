@@ -119,7 +119,8 @@ def test_quality_strip_of_a_real_render_improves_with_training(
         assert job.state == "done", job.error_text
         table = tmp_path / f"m{model}.csv"
         if model == untrained_model:
-            qa = run(root, "qa", {"clip": "lbax4n", "model": model, "csv": str(table)})
+            # Embeddings in two descriptor processes (the in-process path is the CLI's below).
+            qa = run(root, "qa", {"clip": "lbax4n", "model": model, "csv": str(table), "processes": 2})
         else:  # the command-line twin: queue and run here
             from engine.cli import main
 
