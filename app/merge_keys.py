@@ -359,6 +359,7 @@ class MergeKeys(QObject):
     def _on_changed(self, changes: ChangeSet) -> None:
         if changes.touches("merge_keys", "face_overrides", "qa_frames", "clips"):
             self.reload()
+            self.frame_shown()  # the sliders show the values the keys now give this frame
             self.workspace.request()
 
     def _on_job_finished(self, job_id: int, _changes: ChangeSet) -> None:
