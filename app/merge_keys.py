@@ -326,8 +326,9 @@ class MergeKeys(QObject):
         self.quality_strip.set_scores([r.frame for r in rows], [r.badness() if r.faces else None for r in rows], tips)
         self.worst_list.clear()
         for r in worst_frames(rows):
-            item = QListWidgetItem(f"frame {r.frame} · {r.badness():.2f} · id {r.id_src if r.id_src is not None else 0:.2f}"
-                                   f" · seam {r.seam if r.seam is not None else 0:.1f}")
+            name, value = r.worst() or ("", 0.0)
+            item = QListWidgetItem(f"frame {r.frame} · badness {r.badness():.2f} · {name} {value:.3g}")
+            item.setToolTip(tips.get(r.frame, ""))
             item.setData(256, r.frame)
             self.worst_list.addItem(item)
         if rows:

@@ -106,6 +106,14 @@ class FrameScores:
         vals = [badness(n, getattr(self, n)) for n in SCORES if getattr(self, n) is not None]
         return max(vals, default=0.0)
 
+    def worst(self) -> tuple[str, float] | None:
+        """The score that makes the frame bad, and its value (None when nothing was scored)."""
+        vals = [(badness(n, getattr(self, n)), n) for n in SCORES if getattr(self, n) is not None]
+        if not vals:
+            return None
+        _, name = max(vals)
+        return name, float(getattr(self, name))
+
     def as_row(self) -> dict[str, Any]:
         return {"frame": self.frame, "faces": self.faces, **{n: getattr(self, n) for n in SCORES}}
 
