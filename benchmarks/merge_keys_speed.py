@@ -69,9 +69,18 @@ def main() -> int:
             clip = store.find_clip("lbax4n")
             keyed = load_keyed(store, clip.id, RCT)
             eng.merge_frame(clip, 0, RCT, keyed)  # warm-up: first model call, reader open
-            fresh = [eng.merge_frame(clip, n, RCT, keyed).timings["total"] for n in range(5, 75, 7)]
-            eng.forget()
-            plain = [eng.merge_frame(clip, n, RCT).timings["total"] for n in range(5, 75, 7)]  # the same, no keys
+            eng.merge_frame(clip, 1, RCT)  # warm-up without keys too
+            # Alternate keyed and plain new frames so both see the same machine load.
+            fresh_t, plain_t = [], []
+            for n in range(5, 75, 7):
+                fresh_t.append(eng.merge_frame(clip, n, RCT, keyed).timings)
+                plain_t.append(eng.merge_frame(clip, n + 1, RCT).timings)
+            fresh = [t["total"] for t in fresh_t]
+            plain = [t["total"] for t in plain_t]
+            stages = ("decode", "predict", "masks", "merge")
+            print("(median ms per stage, keyed: " + ", ".join(
+                f"{k} {statistics.median(t[k] for t in fresh_t):.1f}" for k in stages) + "; plain: " + ", ".join(
+                f"{k} {statistics.median(t[k] for t in plain_t):.1f}" for k in stages) + ")")
             slider = []
             for k in range(12):
                 base = RCT.replace(face_scale=float(k % 3), offset_x=0.5 * (k % 4))
