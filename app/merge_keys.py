@@ -6,7 +6,8 @@ Installed by the merge workspace (:mod:`app.merge_workspace`), it adds
   (:mod:`widgets.timeline.merge_tracks`): double-click the key track to key the keyed
   settings (or, when none is keyed yet, every slider) at that frame, drag a key to move
   it, right-click or Delete to delete it; click the strip to go to a frame;
-- a **key icon** beside each merge slider: ◆ the setting is keyed at this frame (click:
+- a **key icon** beside each merge slider and beside the mask, colour, sharpen and
+  seamless choices (those hold from key to key): ◆ the setting is keyed at this frame (click:
   delete that key), ◈ keyed elsewhere (click: key it here), ◇ not keyed (click: key it
   here). Moving the slider of a keyed setting keys the new value at the current frame;
 - in the Merge dock, **Check Quality** (queues the ``qa`` job on the clip's newest
@@ -29,6 +30,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -99,6 +101,28 @@ class MergeKeys(QObject):
             button.setToolTip(f"key {name} at this frame (◆ keyed here: click to delete the key)")
             button.clicked.connect(lambda _c=False, n=name: self.toggle_key(n))
             row.layout().addWidget(button)
+            self.key_buttons[name] = button
+        panel, form = workspace.panel, workspace.panel.layout()
+        enum_widgets = {"mask": next(iter(panel.mask_boxes.values())).parentWidget(), "color": panel.color,
+                        "sharpen": panel.sharpen, "seamless": panel.seamless}
+        for name, widget in enum_widgets.items():
+            if not isinstance(form, QFormLayout):
+                break
+            row, _role = form.getWidgetPosition(widget)
+            if row < 0:
+                continue
+            form.removeWidget(widget)
+            holder_row = QWidget()
+            line = QHBoxLayout(holder_row)
+            line.setContentsMargins(0, 0, 0, 0)
+            line.addWidget(widget, 1)
+            button = QToolButton()
+            button.setAutoRaise(True)
+            button.setText(KEY_OFF)
+            button.setToolTip(f"key {name} at this frame (it holds until the next key; ◆: click to delete)")
+            button.clicked.connect(lambda _c=False, n=name: self.toggle_key(n))
+            line.addWidget(button)
+            form.setWidget(row, QFormLayout.ItemRole.FieldRole, holder_row)
             self.key_buttons[name] = button
         # --- quality
         self.qa_box = box = QGroupBox("Quality")
@@ -242,7 +266,8 @@ class MergeKeys(QObject):
         if any(k.frame == frame and k.setting == name for k in self._keys):
             self._execute("Delete merge key", lambda s: delete_keys(s, clip_id, frame, [name]))
         else:
-            self._set_keys(frame, {name: getattr(self.workspace.settings, name)})
+            value = getattr(self.workspace.settings, name)
+            self._set_keys(frame, {name: list(value) if isinstance(value, tuple) else value})
 
     def key_frame(self, frame: int) -> None:
         """Key at ``frame`` the settings already keyed (their values there), or, when none

@@ -83,6 +83,13 @@ def test_keys_split_view_and_quality_strip_in_the_editor(qtbot: Any, rendered_pr
     assert [k.frame for k in clip_keys(store, clip.id)] == [10]
     window.document.undo_stack.redo()
     assert keys.key_track.frames() == [10, 30]
+    ws.panel.color.setCurrentText("mkl")
+    keys.key_buttons["color"].click()  # an enum key: holds
+    assert [(k.frame, k.value, k.interp) for k in clip_keys(store, clip.id) if k.setting == "color"] == [
+        (20, "mkl", "hold")]
+    assert keys.key_buttons["color"].text() == "◆"
+    keys.key_buttons["color"].click()  # ◆ here: the click deletes it
+    assert [k for k in clip_keys(store, clip.id) if k.setting == "color"] == []
     keys.move_key(30, 34)
     assert [k.frame for k in clip_keys(store, clip.id)] == [10, 34]
     keys.key_frame(60)  # keys the keyed settings at their values there
