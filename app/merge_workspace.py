@@ -6,8 +6,12 @@ the newest request is worked on (a slider dragged across twenty values costs one
 merges, not twenty). Settings are saved per clip (debounced) in the project, so reopening
 restores them; "Render…" queues the render job with them and opens the finished file.
 
-Keys: Ctrl+Shift+M merged view, Ctrl+Alt+M split view (original left, merged right),
-hold X over the frame view to see the original, Ctrl+R render.
+Keys: Ctrl+Shift+M merged view, Ctrl+Alt+M split view (original left, merged right, divided
+at the face; Alt+drag moves the divider, Alt+double-click puts it back on the face),
+hold X over the frame view to see the original, Ctrl+R render. "merging…" shows at once
+while a frame is merged; the worker loads the model as soon as the Merge dock shows and
+keeps it between frames. Merge keys, face overrides and the quality strip:
+:mod:`app.merge_keys`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QVBoxLayout, QWidget
 
+from app import merge_keys
 from app.dialogs import JobDialog
+from app.merge_view import SplitDivider, split_image
 from engine.errors import FacesmithError
 from engine.project.changes import ChangeSet
 from widgets.merge_settings_panel import MergeSettingsPanel
@@ -41,6 +47,8 @@ class _Request:
     frame: int
     settings: dict[str, Any]
     model_id: int
+    keyed: Any = None  # KeyedSettings: merge keys and face overrides over `settings`
+    warm_only: bool = False  # load the model and the clip's faces, merge nothing
 
 
 class _Relay(QObject):
@@ -98,7 +106,11 @@ class MergePreviewWorker(threading.Thread):
                     if self._forget:
                         engine.forget()
                         self._forget = False
-                    preview = engine.merge_frame(req.clip_id, req.frame, MergeSettings.from_json(req.settings))
+                    if req.warm_only:
+                        engine.predictor.placements(req.clip_id, MergeSettings.from_json(req.settings).smooth_alignment)
+                        continue
+                    preview = engine.merge_frame(req.clip_id, req.frame, MergeSettings.from_json(req.settings),
+                                                 req.keyed)
                     self._relay.ready.emit(req, preview.image, preview.timings)
                 except Exception as exc:  # shown in the status bar; the thread goes on
                     self._relay.failed.emit(req, str(exc))
@@ -123,7 +135,7 @@ class MergeWorkspace(QObject):
         self.panel = MergeSettingsPanel()
         self.model_combo = QComboBox()
         self.model_combo.setToolTip("the swap model used for the preview and the render")
-        self.info = QLabel("Turn on View ▸ Merged View (Ctrl+Shift+M) to see the merged frame.")
+        self.info = QLabel("Turn on Merge ▸ Merged View (Ctrl+Shift+M) to see the merged frame.")
         self.info.setWordWrap(True)
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -151,11 +163,13 @@ class MergeWorkspace(QObject):
         self.swap_again_action = self._action("S&wap Here Again", "")
         self.no_swap_action.triggered.connect(lambda: self.targets.dont_swap_range())
         self.swap_again_action.triggered.connect(lambda: self.targets.swap_here_again())
-        menu = window.menuBar().addMenu("&Merge")
+        self.menu = menu = window.menuBar().addMenu("&Merge")
         for a in (self.merged_action, self.split_action, None, self.no_swap_action, self.swap_again_action, None,
                   self.render_action):
             menu.addSeparator() if a is None else menu.addAction(a)
         menu.addAction(self.dock.toggleViewAction())
+        self.divider = SplitDivider(window.frame_view, self)
+        self.divider.moved.connect(self._show)
         self._relay = _Relay(self)
         self._relay.ready.connect(self._on_ready)
         self._relay.failed.connect(self._on_failed)
@@ -178,6 +192,8 @@ class MergeWorkspace(QObject):
         window.engine.job_finished.connect(self._on_job_finished)
         self.document.changed.connect(self._on_changed)
         window.frame_view.installEventFilter(self)
+        self.dock.visibilityChanged.connect(lambda shown: shown and self.warm())
+        self.keys = merge_keys.install(self, layout)
         self._fill_models()
         self._load_state()
 
@@ -235,6 +251,7 @@ class MergeWorkspace(QObject):
             self.window.statusBar().showMessage(str(exc), 5000)
             return
         self._save_timer.start()
+        self.keys.settings_edited(self.settings)
         self.request()
 
     def _save_settings(self) -> None:
@@ -255,13 +272,27 @@ class MergeWorkspace(QObject):
             self._worker.start()
         frame = self.window.frame_presenter.frame
         self._asked_at.setdefault((clip_id, frame), time.perf_counter())
-        self._worker.request(_Request(clip_id, frame, self.settings.to_json(), model_id))
+        if self._merged is None:
+            self.info.setText("merging…")  # at once: the first frame may wait for the model
+        self._worker.request(_Request(clip_id, frame, self.settings.to_json(), model_id, self.keys.keyed()))
+
+    def warm(self) -> None:
+        """Load the model (and the clip's faces) in the worker now, so that the first
+        merged frame does not wait for them; the worker keeps them between frames."""
+        clip_id, model_id = self._clip_id(), self.model_id
+        if clip_id is None or model_id is None:
+            return
+        if self._worker is None:
+            self._worker = MergePreviewWorker(self.document.root, self._relay)
+            self._worker.start()
+            self._worker.request(_Request(clip_id, -1, self.settings.to_json(), model_id, warm_only=True))
 
     def _on_frame_shown(self, clip_id: int, _frame: int) -> None:
         if getattr(self, "_shown_clip", None) != clip_id:
             self._shown_clip = clip_id
             self._load_clip_settings()
             self.targets.refresh()
+        self.keys.frame_shown()
         self._original = self.window.frame_view.frame()
         self._merged = None
         self.request()
@@ -290,10 +321,7 @@ class MergeWorkspace(QObject):
         if not self.merged_action.isChecked() or merged is None or self._hold_original:
             image = original
         elif self.split_action.isChecked() and merged.shape == original.shape:
-            image = merged.copy()
-            half = image.shape[1] // 2
-            image[:, :half] = original[:, :half]
-            image[:, half - 1:half + 1] = (255, 255, 255)
+            image = split_image(original, merged, self.divider.position(original.shape[1]))
         else:
             image = merged
         self.window.frame_view.set_frame(image)

@@ -115,3 +115,6 @@ def register(sub: Any) -> None:
     p.add_argument("--queue-only", action="store_true", help="only queue the job")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_render)
+    from engine.merge import keys_cli
+
+    keys_cli.register(sub)  # facesmith merge key|keys|unkey, facesmith qa

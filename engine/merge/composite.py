@@ -205,16 +205,19 @@ class FrameMerge:
     faces: tuple[PlacedFace, ...]
 
 
-def merge_frame(frame: npt.ArrayLike, layers: Sequence[FaceLayer], settings: MergeSettings) -> FrameMerge:
-    """Merge ``layers`` into a copy of ``frame`` (uint8 RGB), in order."""
+def merge_frame(frame: npt.ArrayLike, layers: Sequence[FaceLayer], settings: MergeSettings,
+                per_layer: Sequence[MergeSettings] | None = None) -> FrameMerge:
+    """Merge ``layers`` into a copy of ``frame`` (uint8 RGB), in order; ``per_layer``
+    gives each layer its own settings (merge keys and face overrides), else all get ``settings``."""
     out = np.array(frame, dtype=np.uint8, copy=True)
     alpha = np.zeros(out.shape[:2], np.float32)
     placed_faces: list[PlacedFace] = []
-    for layer in layers:
-        placed = place(prepare_face(layer, settings), out.shape, settings.opacity)
+    for i, layer in enumerate(layers):
+        s = settings if per_layer is None else per_layer[i]
+        placed = place(prepare_face(layer, s), out.shape, s.opacity)
         if placed is None:
             continue
-        placed = blend(out, placed, seamless=settings.seamless)
+        placed = blend(out, placed, seamless=s.seamless)
         x0, y0, x1, y1 = placed.box
         np.maximum(alpha[y0:y1, x0:x1], placed.alpha, out=alpha[y0:y1, x0:x1])
         placed_faces.append(placed)

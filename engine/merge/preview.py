@@ -27,6 +27,7 @@ import numpy.typing as npt
 from engine.media import FrameReader
 from engine.project.images import open_reader
 from engine.merge.composite import FaceLayer, FrameMerge, merge_frame
+from engine.merge.keys import KeyedSettings
 from engine.merge.masks import FloatMask, combine, temporal_blend
 from engine.merge.predict import FacePredictor, Precision, Prediction
 from engine.merge.settings import MergeSettings
@@ -126,8 +127,11 @@ class MergeEngine:
         self.predictor.forget()
 
     # ------------------------------------------------------------------ the preview
-    def merge_frame(self, clip: str | int | Clip, frame: int, settings: MergeSettings) -> Preview:
-        """Frame ``frame`` of ``clip`` merged with ``settings`` (see the module docs)."""
+    def merge_frame(self, clip: str | int | Clip, frame: int, settings: MergeSettings,
+                    keyed: KeyedSettings | None = None) -> Preview:
+        """Frame ``frame`` of ``clip`` merged with ``settings`` (see the module docs); with
+        ``keyed`` (merge keys and face overrides over ``settings``) each face gets its own
+        settings at this frame, as in the render."""
         t_start = time.perf_counter()
         clip_row = clip if isinstance(clip, Clip) else self.store.find_clip(clip)
         reader = self._reader(clip_row)
@@ -139,45 +143,55 @@ class MergeEngine:
             return Preview(image, np.zeros(image.shape[:2], np.float32), 0,
                            {"decode": (t_decode - t_start) * 1000.0, "predict": 0.0, "masks": 0.0, "merge": 0.0,
                             "total": ms})
-        strength = settings.smooth_alignment
+        keyed = keyed if keyed is not None and not keyed.static else None
+        frame_settings = settings if keyed is None else keyed.at(int(frame))
+
+        def of(f: Face) -> MergeSettings:
+            return settings if keyed is None else keyed.for_face(f.id, f.frame)
+
         radius = settings.temporal_radius
-        places = self.predictor.placements(clip_row.id, strength)
         wanted: dict[int, Face] = {f.id: f for f in faces}
         for f in faces:
             wanted.update({n.id: n for _, n in self._track_neighbours(clip_row, f, radius)})
-        missing = [f for f in wanted.values() if self._predictions.get_or_none((f.id, strength)) is None]
+        strength = {f.id: of(f).smooth_alignment for f in wanted.values()}
+        missing = [f for f in wanted.values() if self._predictions.get_or_none((f.id, strength[f.id])) is None]
         frames: dict[int, np.ndarray] = {int(frame): image}
         for f in missing:
             if f.frame not in frames:
                 frames[f.frame] = reader.read(f.frame)
         t_decode = time.perf_counter()
         if missing:
-            preds = self.predictor.predict([(f, places[f.id], frames[f.frame]) for f in missing])
+            items = [(f, self.predictor.placements(clip_row.id, strength[f.id])[f.id], frames[f.frame])
+                     for f in missing]
+            preds = self.predictor.predict(items)
             for f, p in zip(missing, preds, strict=True):
-                self._predictions.put((f.id, strength), p)
+                self._predictions.put((f.id, strength[f.id]), p)
         t_predict = time.perf_counter()
         raw: dict[int, FloatMask] = {}
         for f in wanted.values():
-            pred: Prediction = self._predictions.get_or_none((f.id, strength))
-            key = (f.id, strength, settings.xseg_model)
+            fs = of(f)
+            pred: Prediction = self._predictions.get_or_none((f.id, strength[f.id]))
+            key = (f.id, strength[f.id], settings.xseg_model)
             have = self._sources.get_or_none(key) or {}
-            if not all(n in have or n == "full" for n in settings.mask):
+            if not all(n in have or n == "full" for n in fs.mask):
                 if f.frame not in frames:
                     frames[f.frame] = reader.read(f.frame)
-                have = self.predictor.sources([pred], [frames[f.frame]], settings.mask,
+                have = self.predictor.sources([pred], [frames[f.frame]], fs.mask,
                                               xseg_model=settings.xseg_model, have=[have])[0]
                 self._sources.put(key, have)
-            raw[f.id] = combine(have, settings.mask, self.predictor.size)
+            raw[f.id] = combine(have, fs.mask, self.predictor.size)
         layers = []
         for f in faces:
-            pred = self._predictions.get_or_none((f.id, strength))
+            pred = self._predictions.get_or_none((f.id, strength[f.id]))
             mask = raw[f.id]
             if radius:
                 near = [(d, raw[n.id]) for d, n in self._track_neighbours(clip_row, f, radius)]
                 mask = temporal_blend(mask, near, radius)
-            layers.append(FaceLayer(f.id, places[f.id].matrix, pred.dst.astype(np.float32) / 255.0, pred.swapped, mask))
+            layers.append(FaceLayer(f.id, pred.placement.matrix, pred.dst.astype(np.float32) / 255.0,
+                                    pred.swapped, mask))
         t_masks = time.perf_counter()
-        merged = merge_frame(image, layers, settings)
+        per = None if keyed is None else [of(f) for f in faces]
+        merged = merge_frame(image, layers, frame_settings, per)
         t_end = time.perf_counter()
         timings = {"decode": (t_decode - t_start) * 1000.0, "predict": (t_predict - t_decode) * 1000.0,
                    "masks": (t_masks - t_predict) * 1000.0, "merge": (t_end - t_masks) * 1000.0,

@@ -39,14 +39,16 @@ from engine.media import DecodeStats, iter_frames
 from engine.merge.composite import FaceLayer, FrameMerge, merge_frame
 from engine.merge.encode import PRESETS, VideoSpec, check_encoder
 from engine.merge.masks import FloatMask, combine, temporal_blend
+from engine.merge.keys import KeyedSettings, load_keyed
 from engine.merge.predict import FacePredictor, Prediction
+from engine.merge.stability import Placement
 from engine.merge.settings import MergeSettings, MergeSettingsError, load_clip_settings
 
 if TYPE_CHECKING:
     from engine.jobs.context import JobContext
     from engine.jobs.registry import JobResult
     from engine.merge.sinks import Sink
-    from engine.project.models import Clip
+    from engine.project.models import Clip, Face
     from engine.project.store import ProjectStore
     from engine.swap.inference import SwapModel
 
@@ -84,6 +86,8 @@ class RenderParams:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     #: swap only these persons' faces (replaces the clip's merge targets); None: the targets
     persons: list[int] | None = None
+    #: apply the clip's merge keys and face overrides on top of the settings
+    keys: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -193,28 +197,52 @@ class _Writer(threading.Thread):
             self.join()
 
 
+class _Places:
+    """Each face's placement at the alignment smoothing its own settings give it."""
+
+    def __init__(self, by_strength: dict[float, dict[int, Placement]], settings_of: Any) -> None:
+        self.by_strength = by_strength
+        self.settings_of = settings_of
+        self.only = next(iter(by_strength.values())) if len(by_strength) == 1 else None
+
+    def of(self, face: Face) -> Placement:
+        if self.only is not None:
+            return self.only[face.id]
+        return self.by_strength[self.settings_of(face.id, face.frame).smooth_alignment][face.id]
+
+
 def merged_frames(predictor: FacePredictor, clip: Clip, settings: MergeSettings, frames: tuple[int, int],
                   *, index_cache_dir: Path | None = None, stats: DecodeStats | None = None,
-                  check: Any = None) -> Iterator[tuple[int, FrameMerge]]:
+                  check: Any = None, keyed: KeyedSettings | None = None) -> Iterator[tuple[int, FrameMerge]]:
     """``(frame number, merged frame)`` for every frame of ``frames`` the decoder delivers,
-    in order (the render's stages 1-2; usable on its own, e.g. by benchmarks)."""
+    in order (the render's stages 1-2; usable on its own, e.g. by benchmarks). With
+    ``keyed`` (merge keys and face overrides on top of ``settings``) each face is merged
+    with its own settings at its frame."""
     first, stop = frames
+    keyed = keyed if keyed is not None and not keyed.static else None
     radius = settings.temporal_radius
     by_frame = predictor.faces_by_frame(clip.id)
-    places = predictor.placements(clip.id, settings.smooth_alignment)
+    strengths = {settings.smooth_alignment} if keyed is None else keyed.alignment_strengths()
+    by_strength = {st: predictor.placements(clip.id, st) for st in strengths}
+    mask_sources = settings.mask if keyed is None else keyed.mask_sources()
+
+    def face_settings(face_id: int, frame_no: int) -> MergeSettings:
+        return settings if keyed is None else keyed.for_face(face_id, frame_no)
+
+    places = _Places(by_strength, face_settings)
     pending: deque[_FrameWork] = deque()
     track_masks: dict[tuple[int, int], FloatMask] = {}
     batch: list[_FrameWork] = []
     last_seen = -1
 
     def predict(works: list[_FrameWork]) -> None:
-        items = [(f, places[f.id], w.image) for w in works for f in by_frame.get(w.frame_no, [])]
+        items = [(f, places.of(f), w.image) for w in works for f in by_frame.get(w.frame_no, [])]
         preds = predictor.predict(items)
-        srcs = predictor.sources(preds, [it[2] for it in items], settings.mask, xseg_model=settings.xseg_model)
+        srcs = predictor.sources(preds, [it[2] for it in items], mask_sources, xseg_model=settings.xseg_model)
         k = 0
         for w in works:
-            for _ in by_frame.get(w.frame_no, []):
-                raw = combine(srcs[k], settings.mask, predictor.size)
+            for f in by_frame.get(w.frame_no, []):
+                raw = combine(srcs[k], face_settings(f.id, w.frame_no).mask, predictor.size)
                 w.preds.append(preds[k])
                 w.raw.append(raw)
                 if preds[k].face.track_id is not None:
@@ -236,7 +264,11 @@ def merged_frames(predictor: FacePredictor, clip: Clip, settings: MergeSettings,
                         mask = temporal_blend(raw, near, radius)
                     layers.append(FaceLayer(pred.face.id, pred.placement.matrix,
                                             pred.dst.astype(np.float32) / 255.0, pred.swapped, mask))
-                yield w.frame_no, merge_frame(w.image, layers, settings)
+                if keyed is None:
+                    yield w.frame_no, merge_frame(w.image, layers, settings)
+                else:
+                    per = [face_settings(p.face.id, w.frame_no) for p in w.preds]
+                    yield w.frame_no, merge_frame(w.image, layers, keyed.at(w.frame_no), per)
             for key in [k for k in track_masks if k[1] <= w.frame_no - radius]:
                 del track_masks[key]
 
@@ -297,10 +329,13 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
         check_encoder(p.codec)
     model = load_model(store, model_id, p.device)
     row = store.model(model_id)
+    keyed = load_keyed(store, clip.id, settings) if p.keys else None
     record = provenance.provenance(
         model={"id": model_id, "name": row.name, "arch": model.config.arch_string, "resolution": model.resolution,
                "face_type": model.face_type, "iteration": model.iteration},
         clip=clip.name, settings=settings, frames=frames)
+    if keyed is not None:
+        record.update(keyed.provenance())  # "keyframed": setting -> [[frame, value, interp], ...]
     sink = _sink(store, clip, p, settings, frames, out, record, ctx.job_id)
     finished = (ctx.checkpoint or {}).get("finished") and out.exists()
     first = frames[1] if finished else sink.first_todo()
@@ -321,7 +356,8 @@ def _run(ctx: JobContext, p: RenderParams) -> JobResult:
         if first < frames[1]:
             for frame_no, merged in merged_frames(predictor, clip, settings, (first, frames[1]),
                                                   index_cache_dir=store.root / "cache", stats=stats,
-                                                  check=lambda: ctx.check(save=lambda: {"finished": False})):
+                                                  check=lambda: ctx.check(save=lambda: {"finished": False}),
+                                                  keyed=keyed):
                 while expected < frame_no:  # a frame the decoder could not produce
                     writer.put(expected, last or merged)
                     expected, filled = expected + 1, filled + 1
