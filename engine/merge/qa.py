@@ -372,10 +372,14 @@ def read_render(store: ProjectStore, render: Render) -> Iterable[tuple[int, np.n
 
 
 def swapped_faces(store: ProjectStore, clip_id: int) -> dict[int, list[Face]]:
-    """frame -> the clip's faces a merge swaps (not marked "not swapped"), by index."""
+    """frame -> the clip's faces a merge swaps, by index: the same filter as the merge
+    (not marked "not swapped", the clip's merge targets, outside its swap ranges)."""
+    from engine.project.targets import swap_filter
+
+    wanted = swap_filter(store, store.clip(clip_id))
     out: dict[int, list[Face]] = {}
     for f in store.faces(clip_id=clip_id):
-        if not f.swap_excluded:
+        if wanted.wants(f):
             out.setdefault(f.frame, []).append(f)
     for faces in out.values():
         faces.sort(key=lambda f: f.idx)
