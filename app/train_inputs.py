@@ -342,8 +342,11 @@ class ModelChoice:
     @property
     def label(self) -> str:
         m = self.model
+        from engine.swap.options import summary
+
+        opts = summary(self.train)
         return (f"#{self.id} {self.name} · {m.arch_string} {m.resolution} px {m.face_type.replace('_', '-')} · "
-                f"iteration {self.iteration:,}")
+                f"iteration {self.iteration:,}" + (f" · {opts}" if opts else ""))
 
     @classmethod
     def from_model(cls, row: Model) -> ModelChoice | None:

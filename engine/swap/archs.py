@@ -94,12 +94,13 @@ class DF(SwapNet):
     def forward(self, src: Tensor, dst: Tensor, extras: bool = False) -> TrainOutput:
         code = self.inter(self.encoder(torch.cat([src, dst])))
         c_src, c_dst = code.split([src.shape[0], dst.shape[0]])
-        d, dm = self.decoder_dst(c_dst)
         if not extras:
             s, sm = self.decoder_src(c_src)
+            d, dm = self.decoder_dst(c_dst)
             return TrainOutput(s, sm, d, dm)
         # src reconstruction and the swap in one decoder pass
         img, mask = self.decoder_src(torch.cat([c_src, c_dst.detach()]))
+        d, dm = self.decoder_dst(c_dst)
         n = src.shape[0]
         return TrainOutput(img[:n], mask[:n], d, dm, img[n:], mask[n:], c_src, c_dst)
 

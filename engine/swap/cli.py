@@ -29,6 +29,18 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         p["checkpoint_every_s"] = args.checkpoint_minutes * 60.0
     if args.set:
         p["train"] = parse_cli_params(args.set)
+    if args.face_cache_mb is not None:
+        p["face_cache_mb"] = args.face_cache_mb
+    if args.pretrain_faces is not None:
+        p["pretrain_faces"] = str(args.pretrain_faces)
+        p.setdefault("pretrain", True)
+    if args.size_preset is not None:
+        from engine.swap.options import size_preset
+
+        sp = size_preset(args.size_preset)
+        if args.model is None and args.from_pretrained is None:
+            p.setdefault("resolution", sp.resolution)
+        p.setdefault("batch_size", sp.batch_size)
     return p
 
 
@@ -51,6 +63,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = _params(args)
     with ProjectStore.open(args.project) as store:
         req = get_kind("train_swap").parse(params)  # refuses bad options (JobError)
+        if args.from_pretrained is not None:
+            from engine.swap.pretrained import start_from_pretrained
+
+            if req.model is not None:
+                print("--from-pretrained starts a new model; leave out --model")
+                return 2
+            model_id = start_from_pretrained(store, args.from_pretrained, keep_decoders=args.keep_decoders,
+                                             name=req.name, seed=req.seed or 0)
+            print(f"model {model_id} started from the pretrained model at {args.from_pretrained} "
+                  f"(encoder and inter kept, decoders {'kept' if args.keep_decoders else 'reset'})")
+            params = {**{k: v for k, v in params.items() if k not in ("preset", "arch", "resolution", "face_type",
+                                                                      "name")}, "model": model_id}
+            req = get_kind("train_swap").parse(params)
         if req.model is not None:
             from engine.swap.session import check_request
 
@@ -89,7 +114,23 @@ def register(sub: Any) -> None:
     p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float, help="minutes between checkpoints")
     p.add_argument("--preview-every", dest="preview_every", type=int, help="iterations between preview images")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}")
+                   help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}; "
+                        "DeepFaceLab's SAEHD options by name: gan_power, true_face_power, face_style_power, "
+                        "bg_style_power, lr_dropout, random_blur, random_jpeg, random_downsample, ct_mode "
+                        "(none/rct/lct/mkl/idt/sot), random_flip, uniform_yaw, eyes_mouth_prio, masked_training")
+    p.add_argument("--size-preset", dest="size_preset",
+                   help="resolution and batch size for a GPU size: 4gb, 8gb, 12gb, 24gb, 80gb")
+    p.add_argument("--face-cache-mb", dest="face_cache_mb", type=int,
+                   help="device memory for the training faces (default: what is free minus the model's needs); "
+                        "larger face sets stream from the project cache")
+    p.add_argument("--pretrain-faces", dest="pretrain_faces", metavar="FOLDER",
+                   help="pretrain on a folder of aligned face images (e.g. a DeepFaceLab aligned folder); "
+                        "implies --pretrain")
+    p.add_argument("--from-pretrained", dest="from_pretrained", metavar="MODEL_FOLDER",
+                   help="start a new model from a pretrained one (e.g. Other.fsproj/models/2): encoder and inter "
+                        "kept, decoders reset unless --keep-decoders")
+    p.add_argument("--keep-decoders", dest="keep_decoders", action="store_true",
+                   help="with --from-pretrained: keep the pretrained decoders too")
     p.add_argument("--queue-only", action="store_true", help="only queue the job")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

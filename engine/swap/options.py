@@ -187,7 +187,10 @@ def summary(train: TrainConfig) -> str:
         value = getattr(train, o.name)
         if value != o.default:
             parts.append(f"{o.name}={'y' if value is True else 'n' if value is False else value}")
-    if train.flip_src or train.flip_dst:
+    from engine.swap.config import TrainConfig
+
+    base = TrainConfig()
+    if (train.flip_src, train.flip_dst) != (base.flip_src, base.flip_dst):
         parts.append(f"flip src {train.flip_src:g}/dst {train.flip_dst:g}")
     return ", ".join(parts)
 

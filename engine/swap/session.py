@@ -32,7 +32,7 @@ from engine.project.layout import inside
 from engine.project.store import ProjectStore
 from engine.swap import checkpoint
 from engine.swap.config import ModelConfig, SwapConfigError, TrainConfig
-from engine.swap.dataset import FaceSet, load_face_set, select_faces
+from engine.swap.dataset import select_faces
 from engine.swap.request import TrainRequest
 from engine.swap.runtime import tuned_cpu_allocator
 from engine.swap.trainer import DistInfo, Trainer
@@ -124,20 +124,35 @@ def _sync(values: list[float], dist: DistInfo, device: torch.device) -> list[flo
 
 
 def _faces(store: ProjectStore, cfg: ModelConfig, eff: TrainConfig, req: TrainRequest, device: torch.device,
-           ctx: JobContext | None) -> tuple[FaceSet, FaceSet]:
-    def progress(what: str) -> Any:
-        return lambda done, total: ctx.progress(0.0, f"loading {what} faces {done}/{total}") if ctx else None
+           ctx: JobContext | None) -> tuple[Any, Any]:
+    """The src and dst training faces, packed on disk once and cached on the device within
+    the budget (:mod:`engine.swap.facestore`); selection is :func:`select_faces`'."""
+    from engine.swap import facestore
 
-    kw = {"face_type": cfg.face_type, "resolution": cfg.resolution, "device": device}
-    if eff.pretrain:  # any faces, both sides
-        both = load_face_set(store, select_faces(store, None), progress=progress("pretraining"),
-                             what="pretraining face set", **kw)
+    def progress(what: str) -> Any:
+        return lambda done, total: ctx.progress(0.0, f"packing {what} faces {done}/{total}") if ctx else None
+
+    budget = (req.face_cache_mb << 20) if req.face_cache_mb else facestore.default_budget(device, cfg, eff.batch_size)
+    kw = {"face_type": cfg.face_type, "resolution": cfg.resolution}
+    local = max(1, eff.batch_size // max(1, req.devices))
+
+    def stored(pack: facestore.Pack, share: float) -> facestore.StoredFaces:
+        return facestore.StoredFaces(pack, device, budget=int(budget * share), max_batch=local)
+
+    if eff.pretrain and req.pretrain_faces:  # a generic face folder, both sides
+        both = stored(facestore.pack_folder(req.pretrain_faces, store.root / "cache", resolution=cfg.resolution,
+                                            progress=progress("pretraining")), 1.0)
         return both, both
-    src = load_face_set(store, select_faces(store, "src", req.src_person), progress=progress("src"),
-                        what="src face set", **kw)
-    dst = load_face_set(store, select_faces(store, "dst", req.dst_person), progress=progress("dst"),
-                        what="dst face set", **kw)
-    return src, dst
+    if eff.pretrain:  # any faces of the project, both sides
+        both = stored(facestore.pack_project_faces(store, select_faces(store, None), progress=progress("pretraining"),
+                                                   what="pretraining face set", **kw), 1.0)
+        return both, both
+    src = facestore.pack_project_faces(store, select_faces(store, "src", req.src_person), progress=progress("src"),
+                                       what="src face set", **kw)
+    dst = facestore.pack_project_faces(store, select_faces(store, "dst", req.dst_person), progress=progress("dst"),
+                                       what="dst face set", **kw)
+    share = len(src) / (len(src) + len(dst))  # the budget split by size: both fit, or both stream
+    return stored(src, share), stored(dst, 1.0 - share)
 
 
 # ---------------------------------------------------------------------------- the session
