@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from engine.swap.config import SwapConfigError
-
 if TYPE_CHECKING:
     from engine.swap.config import ModelConfig, TrainConfig
 
@@ -28,6 +26,14 @@ CT_MODES: Final = ("none", "rct", "lct", "mkl", "idt", "sot")
 LR_DROPOUT_MODES: Final = ("n", "y", "cpu")
 #: DeepFaceLab flips with probability 0.4 when a flip option is on.
 FLIP_PROBABILITY: Final = 0.4
+
+
+def _error(message: str) -> Exception:
+    """A :class:`~engine.swap.config.SwapConfigError` (imported late: config imports this
+    module while it builds its presets)."""
+    from engine.swap.config import SwapConfigError
+
+    return SwapConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ def option(name: str) -> OptionSpec:
     for o in OPTIONS:
         if o.name == name:
             return o
-    raise SwapConfigError(f"unknown SAEHD option {name!r} (known: {', '.join(OPTION_NAMES)})")
+    raise _error(f"unknown SAEHD option {name!r} (known: {', '.join(OPTION_NAMES)})")
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -130,7 +136,7 @@ def _bool(name: str, value: Any) -> bool:
         return True
     if text in ("n", "no", "false", "off", "0"):
         return False
-    raise SwapConfigError(f"{name} must be true or false (y/n), got {value!r}")
+    raise _error(f"{name} must be true or false (y/n), got {value!r}")
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -145,16 +151,16 @@ def coerce(name: str, value: Any) -> Any:
         if name == "lr_dropout" and text in ("true", "false", "yes", "no"):
             text = "y" if text in ("true", "yes") else "n"
         if text not in o.choices:
-            raise SwapConfigError(f"{name} must be one of {', '.join(o.choices)}, got {value!r}")
+            raise _error(f"{name} must be one of {', '.join(o.choices)}, got {value!r}")
         return text
     try:
         number = float(value) if o.kind == "float" else int(value)
     except (TypeError, ValueError):
-        raise SwapConfigError(f"{name} must be a number, got {value!r}") from None
+        raise _error(f"{name} must be a number, got {value!r}") from None
     if isinstance(value, float) and o.kind == "int" and value != int(value):
-        raise SwapConfigError(f"{name} must be a whole number, got {value!r}")
+        raise _error(f"{name} must be a whole number, got {value!r}")
     if not o.lo <= number <= o.hi:
-        raise SwapConfigError(f"{name} must be {o.lo:g}-{o.hi:g}, got {value!r}")
+        raise _error(f"{name} must be {o.lo:g}-{o.hi:g}, got {value!r}")
     return number
 
 
@@ -174,7 +180,7 @@ def expand(overrides: dict[str, Any]) -> dict[str, Any]:
 def check_for_model(model: ModelConfig, train: TrainConfig) -> None:
     """Refuse options the model cannot use (true face power needs a DF model)."""
     if train.true_face_power > 0 and model.arch != "df":
-        raise SwapConfigError(f"true_face_power needs a df model (its code discriminator works on the single inter "
+        raise _error(f"true_face_power needs a df model (its code discriminator works on the single inter "
                               f"code); this model is {model.arch_string}. Set true_face_power=0")
 
 
@@ -199,4 +205,4 @@ def size_preset(name: str) -> SizePreset:
     try:
         return SIZE_PRESETS[name]
     except KeyError:
-        raise SwapConfigError(f"unknown size preset {name!r} (known: {', '.join(SIZE_PRESETS)})") from None
+        raise _error(f"unknown size preset {name!r} (known: {', '.join(SIZE_PRESETS)})") from None

@@ -88,13 +88,17 @@ class Trainer:
     compile : ``torch.compile`` the network (CUDA, or CPU with ``gpu_paths``).
     gpu_paths : run the CUDA code paths on the CPU (bf16 autocast, channels_last, compile
         when asked): how the tests exercise what only a GPU runs otherwise.
+    compile_backend : ``torch.compile``'s backend; tests on two busy cores use
+        ``aot_eager`` (the same graph capture and autograd tracing, no C++ code generation,
+        which takes minutes there).
     src, dst : a :class:`~engine.swap.dataset.FaceSet` or a disk-backed
         :class:`~engine.swap.facestore.StoredFaces` (anything with ``gather``).
     """
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, src: FaceSet, dst: FaceSet, *,
                  device: torch.device | str = "cpu", seed: int = 0, target: int = 0,
-                 dist: DistInfo | None = None, compile: bool = False, gpu_paths: bool = False) -> None:
+                 dist: DistInfo | None = None, compile: bool = False, gpu_paths: bool = False,
+                 compile_backend: str = "inductor") -> None:
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
         #: bf16 autocast and channels_last: on CUDA, or on the CPU when asked (tests).
@@ -112,6 +116,7 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self.net: nn.Module = self.model
         self._compile = compile and self.amp
+        self._compile_backend = compile_backend
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.iteration = 0
         self.lr_scale = 1.0
@@ -168,10 +173,10 @@ class Trainer:
             net = DDP(self.model, device_ids=ids, gradient_as_bucket_view=True)
         self._optimizer_step = self.optimizer.step
         if self._compile:
-            net = torch.compile(net)  # type: ignore[assignment]
+            net = torch.compile(net, backend=self._compile_backend)  # type: ignore[assignment]
             # AdaBelief's multi-tensor update is ~9 memory-bound passes over the weights
             # (~4 ms for 145M parameters on an H100); compiled, it fuses into a few kernels.
-            self._optimizer_step = torch.compile(self.optimizer.step, fullgraph=False)
+            self._optimizer_step = torch.compile(self.optimizer.step, fullgraph=False, backend=self._compile_backend)
         self.net = net
 
     # ------------------------------------------------------------------ batches
