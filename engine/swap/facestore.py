@@ -264,6 +264,7 @@ class StoredFaces:
     """
 
     def __init__(self, pack: Pack, device: torch.device | str, *, budget: int, max_batch: int = 64) -> None:
+        self._fd = -1
         self.pack = pack
         self.device = torch.device(device)
         self.face_ids = pack.face_ids
@@ -300,7 +301,8 @@ class StoredFaces:
             self._fd = -1
 
     def __del__(self) -> None:
-        self.close()
+        if hasattr(self, "_fd"):
+            self.close()
 
     def _read_all(self) -> Tensor:
         n, r, rec = len(self.pack), self.pack.resolution, self.pack.record_bytes
@@ -323,6 +325,14 @@ class StoredFaces:
                 raise SwapConfigError(f"{self.pack.path}: the face pack is shorter than its index says; delete it "
                                       "and train again (it is re-made)")
             got += k
+
+    def _read_direct(self, ids: np.ndarray) -> np.ndarray:
+        r, rec = self.pack.resolution, self.pack.record_bytes
+        out = np.empty((len(ids), CHANNELS, r, r), np.uint8)
+        for j, face in enumerate(ids):
+            self._pread(out[j], int(face) * rec)
+        self.reads += len(ids)
+        return out
 
     def _fetch(self, ids: np.ndarray) -> Tensor:
         """Cache slots of ``ids`` (unique face indices), reading the missing ones."""
@@ -362,8 +372,12 @@ class StoredFaces:
         else:
             ids = idx.detach().cpu().numpy().astype(np.int64)
             uniq, inverse = np.unique(ids, return_inverse=True)
-            slots = self._fetch(uniq)
-            rec = self.cache[slots[torch.from_numpy(inverse).to(self.device)]]
+            if len(uniq) > min(self.capacity, len(self.staging)):  # more than a batch: read past the cache
+                rec = torch.from_numpy(self._read_direct(uniq)).to(self.device)[torch.from_numpy(inverse)
+                                                                                .to(self.device)]
+            else:
+                slots = self._fetch(uniq)
+                rec = self.cache[slots[torch.from_numpy(inverse).to(self.device)]]
         return rec[:, :3].contiguous(), rec[:, 3:].contiguous()
 
     def preview_indices(self, k: int) -> list[int]:
