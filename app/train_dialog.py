@@ -86,6 +86,7 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     same,
     write_input,
 )
+from app.train_options import add_size_presets, saehd_tabs
 from engine.curation.coverage import compute_coverage
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind
@@ -121,6 +122,7 @@ class TrainDialog(QDialog):
         self._error = ""
         self._coverage_gaps = 0
         self._build()
+        self.size_combo = add_size_presets(self)
         start = dict(initial or {})
         choice = self._model(model)
         if choice is not None and start.get("model") != model:
@@ -243,7 +245,7 @@ class TrainDialog(QDialog):
         # -- advanced
         self.fields: dict[str, QWidget] = {}
         self.tabs = QTabWidget()
-        for title, specs in TRAIN_TABS:
+        for title, specs in (*TRAIN_TABS, *saehd_tabs()):
             page = QWidget()
             form = QFormLayout(page)
             for spec in specs:

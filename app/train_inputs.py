@@ -201,8 +201,11 @@ TRAIN_TABS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
         _F("shift", "Shift", "Largest random shift, as a fraction of the crop", "float", 0.0, 0.25, 0.01, 3),
         _F("hsv_power", "Colour jitter", "Random hue/saturation/value changes of the src input (DeepFaceLab's "
            "random_hsv_power): the model learns not to copy src's colours", "float", 0.0, 0.3, 0.05, 2),
-        _F("ct_mode", "Colour transfer", "rct: shift src faces towards a random dst face's colours while training, "
-           "so the swap takes dst's lighting", "choice", choices=(("none", "none"), ("rct", "rct"))),
+        _F("ct_mode", "Colour transfer", "Shift src faces towards a random dst face's colours while training, so "
+           "the swap takes dst's lighting. rct: mean and spread in Lab; lct: linear (covariance); mkl: "
+           "Monge-Kantorovich linear map; idt: iterative distribution transfer; sot: sliced optimal transport "
+           "(DeepFaceLab option ct_mode)", "choice",
+           choices=tuple((m, m) for m in ("none", "rct", "lct", "mkl", "idt", "sot"))),
         _F("uniform_yaw", "Uniform yaw", "Sample faces evenly over head turn, so rare profile views are seen as "
            "often as frontal ones", "bool"),
         _F("yaw_bins", "Yaw bins", "Number of head-turn bins for uniform yaw sampling", "int", 2, 256, 2),

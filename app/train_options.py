@@ -1,0 +1,80 @@
+"""The train dialog's SAEHD page: DeepFaceLab's option set, one input and tooltip each.
+
+The inputs are built from :data:`engine.swap.options.OPTIONS` (the engine's single
+description of the options: names, ranges, help), so the dialog, ``facesmith train --set``
+and the checkpoint always agree. Options that already have an input on another page
+(colour transfer, uniform yaw, eyes and mouth priority, masked training, the flips) are
+not repeated here; :func:`saehd_tabs` is appended to the dialog's ``TRAIN_TABS``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from app.train_inputs import FieldSpec
+from engine.swap.options import CT_MODES, OPTIONS, SIZE_PRESETS, OptionSpec
+
+#: On another page already (or an alias of fields there).
+_ELSEWHERE: Final = frozenset({"ct_mode", "uniform_yaw", "eyes_mouth_prio", "masked_training", "random_flip"})
+#: Spin-box step and decimals of the float options.
+_STEPS: Final = {"gan_power": (0.05, 3), "true_face_power": (0.01, 3), "face_style_power": (0.01, 3),
+                 "bg_style_power": (0.01, 3)}
+_LR_DROPOUT_TEXT: Final = {"n": "off", "y": "on (device)", "cpu": "on (mask on the CPU)"}
+
+
+def _spec(o: OptionSpec) -> FieldSpec:
+    tip = f"{o.help} (DeepFaceLab option {o.name})"
+    if o.kind == "choice":
+        texts = _LR_DROPOUT_TEXT if o.name == "lr_dropout" else {}
+        return FieldSpec(o.name, o.label, tip, "choice", choices=tuple((texts.get(c, c), c) for c in o.choices))
+    if o.kind == "float":
+        step, decimals = _STEPS.get(o.name, (0.1, 2))
+        return FieldSpec(o.name, o.label, tip, "float", o.lo, o.hi, step, decimals)
+    if o.kind == "int":
+        return FieldSpec(o.name, o.label, tip, "int", o.lo, o.hi, 1, special="auto" if o.name == "gan_patch_size" else "")
+    return FieldSpec(o.name, o.label, tip, "bool")
+
+
+def saehd_tabs() -> tuple[tuple[str, tuple[FieldSpec, ...]], ...]:
+    """The SAEHD page for the dialog's tab list."""
+    return (("SAE&HD", tuple(_spec(o) for o in OPTIONS if o.name not in _ELSEWHERE)),)
+
+
+#: The colour-transfer input of the Augmentation page, with every mode.
+CT_CHOICES: Final = tuple((m, m) for m in CT_MODES)
+
+
+def size_preset_tip() -> str:
+    """What the batch-size and resolution presets are (``facesmith train --size-preset``)."""
+    return "GPU size presets (facesmith train --size-preset NAME): " + "; ".join(
+        f"{p.name}: {p.description}" for p in SIZE_PRESETS.values())
+
+
+def add_size_presets(dialog: object) -> object:
+    """A "GPU size" combo on the SAEHD page that sets the dialog's resolution (new models)
+    and batch size together; returns the combo."""
+    from PySide6.QtWidgets import QComboBox, QFormLayout
+
+    combo = QComboBox()
+    combo.addItem("(choose to set resolution and batch)", None)
+    for p in SIZE_PRESETS.values():
+        combo.addItem(p.description, p.name)
+    combo.setToolTip(size_preset_tip())
+    combo.setObjectName("size_preset")
+    tabs = dialog.tabs  # type: ignore[attr-defined]
+    page = tabs.widget(tabs.count() - 1)
+    form = page.layout()
+    if isinstance(form, QFormLayout):
+        form.insertRow(0, "GPU si&ze", combo)
+
+    def chosen() -> None:
+        name = combo.currentData()
+        if name is None:
+            return
+        p = SIZE_PRESETS[name]
+        if dialog.continuing() is None:  # type: ignore[attr-defined]  # a continued model keeps its resolution
+            dialog.resolution_spin.setValue(p.resolution)  # type: ignore[attr-defined]
+        dialog.batch_spin.setValue(p.batch_size)  # type: ignore[attr-defined]
+
+    combo.currentIndexChanged.connect(chosen)
+    return combo
