@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from app.train_inputs import FieldSpec
-from engine.swap.options import CT_MODES, OPTIONS, SIZE_PRESETS, OptionSpec
+from engine.swap.options import OPTIONS, SIZE_PRESETS, OptionSpec
 
 #: On another page already (or an alias of fields there).
 _ELSEWHERE: Final = frozenset({"ct_mode", "uniform_yaw", "eyes_mouth_prio", "masked_training", "random_flip"})
@@ -39,9 +39,6 @@ def saehd_tabs() -> tuple[tuple[str, tuple[FieldSpec, ...]], ...]:
     """The SAEHD page for the dialog's tab list."""
     return (("SAE&HD", tuple(_spec(o) for o in OPTIONS if o.name not in _ELSEWHERE)),)
 
-
-#: The colour-transfer input of the Augmentation page, with every mode.
-CT_CHOICES: Final = tuple((m, m) for m in CT_MODES)
 
 
 def size_preset_tip() -> str:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, run_cli
 
 from engine.project.store import ProjectStore
 from engine.swap import checkpoint, facestore
@@ -132,6 +132,15 @@ def test_pretrain_on_a_face_folder_then_start_from_pretrained(tmp_path: Path, ex
     with ProjectStore.open(target, readonly=True) as store:
         kinds = [r[0] for r in store.query("SELECT kind FROM job_events WHERE job_id = ?", (job.id,))]
     assert "pretrain" not in kinds  # the kept inter layers were not reset
+    # The same from the command line, with an SAEHD option by its DeepFaceLab name.
+    done = run_cli("train", str(target), "--from-pretrained", str(pre / "models" / "1"), "--keep-decoders",
+                   "--iterations", "1", "--preview-every", "0", "--set", "random_jpeg=y", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "encoder and inter kept, decoders kept" in done.stdout
+    with ProjectStore.open(target, readonly=True) as store:
+        newest = max(m.id for m in store.models("swap"))
+    st = checkpoint.read_state(checkpoint.find_latest(target / "models" / str(newest)))
+    assert st["iteration"] == 1 and st["train_config"]["random_jpeg"] is True
     # A folder that is not a model is refused, and nothing is added.
     with ProjectStore.open(target) as store:
         before = len(store.models("swap"))
