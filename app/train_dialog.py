@@ -86,7 +86,7 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     same,
     write_input,
 )
-from app.train_options import add_size_presets, saehd_tabs
+from app.train_options import add_face_cache_note, add_size_presets, saehd_tabs
 from engine.curation.coverage import compute_coverage
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind
@@ -130,6 +130,7 @@ class TrainDialog(QDialog):
             start = {k: v for k, v in start.items() if k in _KEPT_FOR_ANOTHER_MODEL}
             start.update(model=model, iterations=choice.iteration + 10_000)
         self.set_params(start)
+        self.face_cache_note = add_face_cache_note(self)
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:

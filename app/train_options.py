@@ -75,3 +75,35 @@ def add_size_presets(dialog: object) -> object:
 
     combo.currentIndexChanged.connect(chosen)
     return combo
+
+
+def add_face_cache_note(dialog: object) -> object:
+    """A note on the SAEHD page: how much device memory the training faces take at the
+    chosen resolution, and what happens when that is more than the device has free
+    (``facesmith train --face-cache-mb`` sets the budget). Returns the label."""
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setObjectName("face_cache_note")
+    label.setStyleSheet("color: #9a9aa0;")
+    tabs = dialog.tabs  # type: ignore[attr-defined]
+    form = tabs.widget(tabs.count() - 1).layout()
+    if isinstance(form, QFormLayout):
+        form.addRow(label)
+
+    def update() -> None:
+        src, dst = getattr(dialog, "_counts", (0, 0))
+        r = int(dialog.resolution_spin.value())  # type: ignore[attr-defined]
+        mb = (src + dst) * 5 * r * r / 2**20
+        label.setText(f"Face cache: the {src + dst:,} training faces take {mb:,.0f} MB at {r} px. By default the "
+                      "engine keeps as many on the device as fit in its free memory minus the model's needs; the "
+                      "rest stream from the face pack on disk, sampled as evenly (facesmith train --face-cache-mb N "
+                      "sets the budget)")
+
+    dialog.resolution_spin.valueChanged.connect(update)  # type: ignore[attr-defined]
+    for combo in (dialog.src_person_combo, dialog.dst_person_combo):  # type: ignore[attr-defined]
+        combo.currentIndexChanged.connect(update)
+    dialog.pretrain_check.toggled.connect(update)  # type: ignore[attr-defined]
+    update()
+    return label

@@ -86,3 +86,5 @@ def test_gpu_size_presets_set_resolution_and_batch(qtbot, tmp_path: Path) -> Non
     assert combo is not None and "--size-preset" in combo.toolTip()
     combo.setCurrentIndex(combo.findData("12gb"))
     assert d.resolution_spin.value() == 256 and d.batch_spin.value() == 8
+    # The face cache note follows the resolution: 70 faces x 5 x 256 x 256 bytes = 22 MB.
+    assert "70 training faces take 22 MB at 256 px" in d.face_cache_note.text()
