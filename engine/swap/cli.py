@@ -34,6 +34,10 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     if args.pretrain_faces is not None:
         p["pretrain_faces"] = str(args.pretrain_faces)
         p.setdefault("pretrain", True)
+    if args.from_pretrained is not None:
+        p["from_pretrained"] = str(args.from_pretrained)
+        if args.keep_decoders:
+            p["keep_decoders"] = True
     if args.size_preset is not None:
         from engine.swap.options import size_preset
 
@@ -63,19 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = _params(args)
     with ProjectStore.open(args.project) as store:
         req = get_kind("train_swap").parse(params)  # refuses bad options (JobError)
-        if args.from_pretrained is not None:
-            from engine.swap.pretrained import start_from_pretrained
+        if req.from_pretrained is not None:
+            from engine.swap.pretrained import check_source
 
-            if req.model is not None:
-                print("--from-pretrained starts a new model; leave out --model")
-                return 2
-            model_id = start_from_pretrained(store, args.from_pretrained, keep_decoders=args.keep_decoders,
-                                             name=req.name, seed=req.seed or 0)
-            print(f"model {model_id} started from the pretrained model at {args.from_pretrained} "
-                  f"(encoder and inter kept, decoders {'kept' if args.keep_decoders else 'reset'})")
-            params = {**{k: v for k, v in params.items() if k not in ("preset", "arch", "resolution", "face_type",
-                                                                      "name")}, "model": model_id}
-            req = get_kind("train_swap").parse(params)
+            check_source(req.from_pretrained)  # refuses a folder that holds no swap model
         if req.model is not None:
             from engine.swap.session import check_request
 
@@ -83,6 +78,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         job = JobQueue(store).enqueue("train_swap", params)
         busy = None if args.queue_only else _busy_worker(store)
     what = f"model {req.model}" if req.model is not None else "a new model"
+    if req.from_pretrained is not None:
+        what = (f"a new model from the pretrained {req.from_pretrained}: encoder and inter kept, decoders "
+                f"{'kept' if req.keep_decoders else 'reset'}")
     if args.queue_only:
         print(f"queued job {job.id} (train_swap, {what})")
         return 0
@@ -90,6 +88,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"queued job {job.id} (train_swap, {what}); a worker is running job {busy} on this project "
               "and will run it after that")
         return 0
+    if req.from_pretrained is not None:
+        print(f"job {job.id}: {what}")
     return run_in_foreground(args.project, job.id, label="train", quiet=args.quiet)
 
 

@@ -230,7 +230,9 @@ def training_bytes(model_cfg: Any, batch_size: int) -> int:
     with torch.device("meta"):
         params = sum(p.numel() for p in build_model(model_cfg).parameters())
     r = model_cfg.resolution
-    activations = 2 * batch_size * r * r * model_cfg.d_dims * 4 * 24
+    # Both sides' decoder feature maps dominate: about eight float maps of d_dims channels
+    # at full resolution per sample (a conservative figure; bf16 halves it on CUDA).
+    activations = 2 * batch_size * r * r * model_cfg.d_dims * 4 * 8
     return int(params * 16 + activations + (1 << 29))
 
 
@@ -249,10 +251,12 @@ def free_bytes(device: torch.device) -> int:
 
 
 def default_budget(device: torch.device, model_cfg: Any, batch_size: int) -> int:
-    """The face cache's budget: what is free on the device minus the model's needs
-    (on the host, half of that: the process shares the RAM with everything else)."""
+    """The face cache's budget: what is free on the device minus the model's needs (on
+    the host, half of that: the process shares the RAM with everything else), and never
+    less than a small working cache of 16 batches (the rest then streams from the pack)."""
     spare = free_bytes(device) - training_bytes(model_cfg, batch_size)
-    return max(0, spare if device.type == "cuda" else spare // 2)
+    floor = 16 * max(1, batch_size) * CHANNELS * model_cfg.resolution ** 2
+    return max(floor, spare if device.type == "cuda" else spare // 2)
 
 
 # ---------------------------------------------------------------------------- the set
@@ -288,6 +292,9 @@ class StoredFaces:
         self.cache = torch.empty((self.capacity, CHANNELS, r, r), dtype=torch.uint8, device=self.device)
         self.staging = torch.empty((max_batch * 3, CHANNELS, r, r), dtype=torch.uint8, pin_memory=pin)
         self._staging_np = self.staging.numpy()
+        #: Marks the end of the last host-to-device copy out of the staging buffer: the
+        #: buffer is not overwritten before the (asynchronous) copy has read it.
+        self._copied = torch.cuda.Event() if self.device.type == "cuda" else None
         self.slot_of = np.full(n, -1, np.int64)
         self.owner = np.full(self.capacity, -1, np.int64)
         self._hand = 0
@@ -344,6 +351,8 @@ class StoredFaces:
             todo = ids[missing]
             if len(todo) > len(self.staging):
                 raise ValueError(f"batch of {len(todo)} faces exceeds the staging buffer ({len(self.staging)})")
+            if self._copied is not None:
+                self._copied.synchronize()
             for j, face in enumerate(todo):
                 self._pread(self._staging_np[j], int(face) * rec)
             self.reads += len(todo)
@@ -361,6 +370,8 @@ class StoredFaces:
                 keep.add(slot)
                 new_slots[j] = slot
             staged = self.staging[:len(todo)].to(self.device, non_blocking=True)
+            if self._copied is not None:
+                self._copied.record()
             self.cache[torch.from_numpy(new_slots).to(self.device)] = staged
             slots = self.slot_of[ids]
         return torch.from_numpy(slots).to(self.device)

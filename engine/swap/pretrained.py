@@ -43,6 +43,15 @@ def _source(path: str | Path) -> Path:
     return latest
 
 
+def check_source(path: str | Path) -> Path:
+    """The checkpoint folder of the pretrained swap model at ``path``; refused otherwise."""
+    src = _source(path)
+    state = checkpoint.read_state(src)
+    if state.get("kind") != "swap":
+        raise CheckpointError(f"{src}: not a swap model checkpoint (kind {state.get('kind')!r})")
+    return src
+
+
 def start_from_pretrained(store: Any, source: str | Path, *, keep_decoders: bool = False, name: str | None = None,
                           seed: int = 0) -> int:
     """Copy the pretrained model at ``source`` into ``store`` as a new model; its id.
@@ -51,10 +60,8 @@ def start_from_pretrained(store: Any, source: str | Path, *, keep_decoders: bool
     """
     from engine.swap.session import model_folder
 
-    src = _source(source)
+    src = check_source(source)
     ckpt = checkpoint.load(src, with_optimizer=False)
-    if ckpt.state.get("kind") != "swap":
-        raise CheckpointError(f"{src}: not a swap model checkpoint (kind {ckpt.state.get('kind')!r})")
     model_cfg = ModelConfig.from_json(ckpt.state["model_config"])
     train_cfg = TrainConfig.from_json(ckpt.state["train_config"]).updated({"pretrain": False})
     weights, _ = split_weights(ckpt.weights)  # the discriminators judged the pretraining faces: not kept

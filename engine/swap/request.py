@@ -49,6 +49,9 @@ class TrainRequest:
         needs); a larger set stays on disk (:mod:`engine.swap.facestore`).
     pretrain_faces : pretrain on this folder of aligned face images instead of the
         project's faces.
+    from_pretrained : start a new model from the pretrained model in this folder (a model
+        folder of any project): encoder and inter kept, decoders reset unless
+        ``keep_decoders`` (:mod:`engine.swap.pretrained`); its shape is the source's.
     fault_nan_at : testing aid: make this iteration's loss NaN once.
     """
 
@@ -82,6 +85,8 @@ class TrainRequest:
     fault_nan_at: int | None = None
     face_cache_mb: int = 0
     pretrain_faces: str | None = None
+    from_pretrained: str | None = None
+    keep_decoders: bool = False
 
     def __post_init__(self) -> None:
         # Raised as ValueError so the job registry refuses the job when it is queued.
@@ -99,6 +104,11 @@ class TrainRequest:
             model_cfg, train_cfg = self.new_configs()
         except SwapConfigError as exc:
             raise ValueError(str(exc)) from None
+        if self.from_pretrained is not None:
+            shaped = [k for k in ("model", "preset", "arch", *_SHAPE_FIELDS) if getattr(self, k) is not None]
+            if shaped:
+                raise ValueError(f"from_pretrained starts a new model shaped like the pretrained one; leave out "
+                                 f"{', '.join(shaped)}")
         if self.face_cache_mb < 0:
             raise ValueError(f"face_cache_mb must be >= 0, got {self.face_cache_mb}")
         try:

@@ -16,6 +16,7 @@ and losses travel in one small all-reduce per step so every rank decides alike.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -83,7 +84,13 @@ def prepare_model(ctx: JobContext, req: TrainRequest) -> int:
     if known is not None:
         model_folder(store, int(known))
         return int(known)
-    if req.model is not None:
+    if req.from_pretrained is not None:
+        from engine.swap.pretrained import start_from_pretrained
+
+        model_id = start_from_pretrained(store, req.from_pretrained, keep_decoders=req.keep_decoders, name=req.name,
+                                         seed=req.seed or 0)
+        check_request(store, dataclasses.replace(req, model=model_id, from_pretrained=None))
+    elif req.model is not None:
         check_request(store, req)
         model_id = req.model
     else:

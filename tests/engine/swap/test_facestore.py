@@ -137,6 +137,8 @@ def test_pretrain_on_a_face_folder_then_start_from_pretrained(tmp_path: Path, ex
                    "--iterations", "1", "--preview-every", "0", "--set", "random_jpeg=y", "--quiet")
     assert done.returncode == 0, done.stderr
     assert "encoder and inter kept, decoders kept" in done.stdout
+    bad = run_cli("train", str(target), "--from-pretrained", str(folder), "--quiet")
+    assert bad.returncode != 0 and "no complete swap-model checkpoint" in bad.stderr
     with ProjectStore.open(target, readonly=True) as store:
         newest = max(m.id for m in store.models("swap"))
     st = checkpoint.read_state(checkpoint.find_latest(target / "models" / str(newest)))
