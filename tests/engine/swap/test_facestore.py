@@ -20,7 +20,7 @@ from helpers import ROOT, run_cli
 
 from engine.project.store import ProjectStore
 from engine.swap import checkpoint, facestore
-from engine.swap.config import SwapConfigError, get_preset
+from engine.swap.config import ModelConfig, SwapConfigError, get_preset
 from engine.swap.dataset import Sampler
 from engine.swap.trainer import Trainer
 
@@ -59,12 +59,13 @@ def test_a_small_cache_samples_every_face_of_the_whole_set(tmp_path: Path, make_
 
 def test_training_from_the_store_equals_training_in_memory(tmp_path: Path, make_face_set: Any) -> None:
     p = get_preset("fast-64")
+    tiny = ModelConfig("df", "ud", 64, "full", ae_dims=32, e_dims=8, d_dims=8, d_mask_dims=8)
     cfg = p.train.updated({"batch_size": 4})
     src, dst = make_face_set(24, 64, 1), make_face_set(24, 64, 2)
     s_pack, d_pack = _pack_of(src, tmp_path / "s.faces"), _pack_of(dst, tmp_path / "d.faces")
     budget = 9 * s_pack.record_bytes  # a third of each set
-    a = Trainer(p.model, cfg, src, dst, seed=4)
-    b = Trainer(p.model, cfg, facestore.StoredFaces(s_pack, "cpu", budget=budget, max_batch=4),
+    a = Trainer(tiny, cfg, src, dst, seed=4)
+    b = Trainer(tiny, cfg, facestore.StoredFaces(s_pack, "cpu", budget=budget, max_batch=4),
                 facestore.StoredFaces(d_pack, "cpu", budget=budget, max_batch=4), seed=4)
     for _ in range(3):
         la, lb = a.step(), b.step()
