@@ -86,7 +86,13 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     same,
     write_input,
 )
-from app.train_options import add_face_cache_note, add_size_presets, saehd_tabs
+from app.train_options import (
+    add_face_cache_note,
+    add_pretrained_inputs,
+    add_size_presets,
+    pretrained_params,
+    saehd_tabs,
+)
 from engine.curation.coverage import compute_coverage
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind
@@ -123,6 +129,7 @@ class TrainDialog(QDialog):
         self._coverage_gaps = 0
         self._build()
         self.size_combo = add_size_presets(self)
+        add_pretrained_inputs(self)
         start = dict(initial or {})
         choice = self._model(model)
         if choice is not None and start.get("model") != model:
@@ -447,7 +454,7 @@ class TrainDialog(QDialog):
             p["seed"] = seed
         if extra:
             p["train"] = extra
-        return p
+        return pretrained_params(self, p)
 
     def command(self) -> CommandLine:
         return command_line(self.inputs.project, self.params())

@@ -409,9 +409,10 @@ _TRAIN_FLAGS: Final = {
     "preset": "--preset", "arch": "--arch", "resolution": "--resolution", "face_type": "--face-type",
     "iterations": "--iterations", "model": "--model", "batch_size": "--batch-size", "lr": "--lr",
     "optimizer": "--optimizer", "name": "--name", "device": "--device", "seed": "--seed",
-    "preview_every": "--preview-every", "devices": "--devices",
+    "preview_every": "--preview-every", "devices": "--devices", "pretrain_faces": "--pretrain-faces",
+    "from_pretrained": "--from-pretrained", "face_cache_mb": "--face-cache-mb",
 }
-_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train"})
+_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train", "keep_decoders"})
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,8 @@ def command_line(project: str | Path, params: Mapping[str, Any], *, program: str
             argv += [_TRAIN_FLAGS[key], _flag_value(value)]
         elif key == "pretrain":
             argv.append("--pretrain" if value else "--no-pretrain")
+        elif key == "keep_decoders" and value:
+            argv.append("--keep-decoders")
         elif key == "checkpoint_every_s":
             argv += ["--checkpoint-minutes", repr(float(value) / 60.0)]
         elif key == "train":

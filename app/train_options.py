@@ -107,3 +107,74 @@ def add_face_cache_note(dialog: object) -> object:
     dialog.pretrain_check.toggled.connect(update)  # type: ignore[attr-defined]
     update()
     return label
+
+
+#: Model-shape parameters a "start from pretrained" job leaves out (the source has a shape).
+_SHAPE_PARAMS: Final = ("preset", "arch", "resolution", "face_type", "ae_dims", "e_dims", "d_dims", "d_mask_dims")
+
+
+def add_pretrained_inputs(dialog: object) -> dict[str, object]:
+    """Pretraining and "start from pretrained" inputs on the SAEHD page: a folder of
+    aligned faces to pretrain on (with "Pretrain on any faces" checked), and a pretrained
+    model folder (of any project) a new model starts from, decoders kept or reset.
+    Returns the widgets by name; :func:`pretrained_params` reads them into the job."""
+    from PySide6.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton
+
+    tabs = dialog.tabs  # type: ignore[attr-defined]
+    form = tabs.widget(tabs.count() - 1).layout()
+    widgets: dict[str, object] = {}
+
+    def folder_row(name: str, label: str, placeholder: str, tip: str) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setObjectName(name)
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        browse = QPushButton("…")
+        browse.setMaximumWidth(36)
+        browse.setToolTip(f"Choose the folder: {tip}")
+        browse.clicked.connect(lambda: edit.setText(QFileDialog.getExistingDirectory(tabs, label) or edit.text()))
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        if isinstance(form, QFormLayout):
+            form.addRow(label, row)
+        edit.textChanged.connect(dialog._changed)  # type: ignore[attr-defined]
+        widgets[name] = edit
+        return edit
+
+    folder_row("pretrain_faces", "Pretraining faces", "(the project's faces)",
+               "With 'Pretrain on any faces': pretrain on this folder of aligned face images (any persons, e.g. a "
+               "DeepFaceLab aligned folder) instead of the project's faces")
+    folder_row("from_pretrained", "Start from pretrained", "(none: a fresh model)",
+               "A new model starts from this pretrained model (its model folder, e.g. Other.facesmith/models/2, of "
+               "any project): its shape, encoder and inter layers are kept, so it learns the project's faces far "
+               "sooner. Iterations start at 0")
+    keep = QCheckBox("Keep the pretrained decoders")
+    keep.setObjectName("keep_decoders")
+    keep.setToolTip("Keep the decoders too (they start from a generic face), or reset them so no other "
+                    "identity lingers in them")
+    keep.toggled.connect(dialog._changed)  # type: ignore[attr-defined]
+    if isinstance(form, QFormLayout):
+        form.addRow("", keep)
+    widgets["keep_decoders"] = keep
+    dialog.pretrained_inputs = widgets  # type: ignore[attr-defined]
+    return widgets
+
+
+def pretrained_params(dialog: object, params: dict) -> dict:
+    """``params`` with the pretraining inputs applied (the dialog's ``params()`` ends here)."""
+    widgets = getattr(dialog, "pretrained_inputs", None)
+    if not widgets:
+        return params
+    p = dict(params)
+    faces = widgets["pretrain_faces"].text().strip()  # type: ignore[attr-defined]
+    if faces and p.get("pretrain", dialog.pretrain_check.isChecked()):  # type: ignore[attr-defined]
+        p["pretrain_faces"] = faces
+    source = widgets["from_pretrained"].text().strip()  # type: ignore[attr-defined]
+    if source and dialog.continuing() is None:  # type: ignore[attr-defined]
+        for key in _SHAPE_PARAMS:
+            p.pop(key, None)
+        p["from_pretrained"] = source
+        if widgets["keep_decoders"].isChecked():  # type: ignore[attr-defined]
+            p["keep_decoders"] = True
+    return p

@@ -88,3 +88,24 @@ def test_gpu_size_presets_set_resolution_and_batch(qtbot, tmp_path: Path) -> Non
     assert d.resolution_spin.value() == 256 and d.batch_spin.value() == 8
     # The face cache note follows the resolution: 70 faces x 5 x 256 x 256 bytes = 22 MB.
     assert "70 training faces take 22 MB at 256 px" in d.face_cache_note.text()
+
+
+def test_pretraining_folder_and_start_from_pretrained_go_to_the_job(qtbot, tmp_path: Path) -> None:
+    d = _dialog(qtbot, tmp_path)
+    w = d.pretrained_inputs
+    assert all(x.toolTip() for x in w.values())
+    w["pretrain_faces"].setText(str(tmp_path / "aligned"))
+    assert "pretrain_faces" not in d.params()  # only with "Pretrain on any faces"
+    d.pretrain_check.setChecked(True)
+    p = d.params()
+    assert p["pretrain_faces"] == str(tmp_path / "aligned") and p["pretrain"] is True
+    assert parsed(d.command().argv)["pretrain_faces"] == str(tmp_path / "aligned")
+    d.pretrain_check.setChecked(False)
+    w["from_pretrained"].setText("/data/Base.facesmith/models/2")
+    w["keep_decoders"].setChecked(True)
+    p = d.params()
+    assert p["from_pretrained"] == "/data/Base.facesmith/models/2" and p["keep_decoders"] is True
+    assert "preset" not in p and not d.error()  # the shape comes from the pretrained model
+    cmd = d.command()
+    assert "--from-pretrained" in cmd.argv and "--keep-decoders" in cmd.argv and not cmd.unsupported
+    assert parsed(cmd.argv)["keep_decoders"] is True
