@@ -349,6 +349,8 @@ class Session:
         self.ctx.metric(it, "ms_per_iter", ms)
         self.ctx.metric(it, "samples_per_s", 2 * self.trainer.eff.batch_size * n / elapsed)
         self.ctx.metric(it, "lr", self.trainer.lr)
+        for name, value in self.trainer.d_losses.items():  # GAN / true-face discriminators (last step)
+            self.ctx.metric(it, f"{name}_loss", value)
         if not self.trainer.cuda:  # on CUDA the host time of batch preparation means nothing
             self.ctx.metric(it, "prep_ms", 1000.0 * w["prep"] / n)
         w.update(src=0.0, dst=0.0, n=0, prep=0.0, t0=time.perf_counter())

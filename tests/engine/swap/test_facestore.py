@@ -203,3 +203,6 @@ def test_gan_state_survives_a_kill_and_resume(extracted_copy: Path) -> None:
     assert after.state["iteration"] == saved.state["iteration"] + 1
     assert any(not torch.equal(after.weights[k], v) for k, v in gan.items())  # and kept learning
     assert np.isfinite(after.state["loss_history"]["src"][-1])
+    with ProjectStore.open(extracted_copy, readonly=True) as store:
+        rows = store.query("SELECT value FROM job_metrics WHERE job_id = ? AND name = 'gan_d_loss'", (job.id,))
+    assert rows and all(np.isfinite(r[0]) for r in rows)  # the worker logged the discriminator's loss
