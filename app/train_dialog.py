@@ -90,6 +90,13 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     same,
     write_input,
 )
+from app.train_options import (
+    add_face_cache_note,
+    add_pretrained_inputs,
+    add_size_presets,
+    pretrained_params,
+    saehd_tabs,
+)
 from engine.curation.coverage import compute_coverage
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind
@@ -125,6 +132,8 @@ class TrainDialog(QDialog):
         self._error = ""
         self._coverage_gaps = 0
         self._build()
+        self.size_combo = add_size_presets(self)
+        add_pretrained_inputs(self)
         start = dict(initial or {})
         choice = self._model(model)
         if choice is not None and start.get("model") != model:
@@ -132,6 +141,7 @@ class TrainDialog(QDialog):
             start = {k: v for k, v in start.items() if k in _KEPT_FOR_ANOTHER_MODEL}
             start.update(model=model, iterations=choice.iteration + 10_000)
         self.set_params(start)
+        self.face_cache_note = add_face_cache_note(self)
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
@@ -281,7 +291,7 @@ class TrainDialog(QDialog):
         # -- advanced
         self.fields: dict[str, QWidget] = {}
         self.tabs = QTabWidget()
-        for title, specs in TRAIN_TABS:
+        for title, specs in (*TRAIN_TABS, *saehd_tabs()):
             page = QWidget()
             form = QFormLayout(page)
             for spec in specs:
@@ -513,7 +523,7 @@ class TrainDialog(QDialog):
             p["seed"] = seed
         if extra:
             p["train"] = extra
-        return p
+        return pretrained_params(self, p)
 
     def command(self) -> CommandLine:
         return command_line(self.inputs.project, self.params())

@@ -201,8 +201,11 @@ TRAIN_TABS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
         _F("shift", "Shift", "Largest random shift, as a fraction of the crop", "float", 0.0, 0.25, 0.01, 3),
         _F("hsv_power", "Colour jitter", "Random hue/saturation/value changes of the src input (DeepFaceLab's "
            "random_hsv_power): the model learns not to copy src's colours", "float", 0.0, 0.3, 0.05, 2),
-        _F("ct_mode", "Colour transfer", "rct: shift src faces towards a random dst face's colours while training, "
-           "so the swap takes dst's lighting", "choice", choices=(("none", "none"), ("rct", "rct"))),
+        _F("ct_mode", "Colour transfer", "Shift src faces towards a random dst face's colours while training, so "
+           "the swap takes dst's lighting. rct: mean and spread in Lab; lct: linear (covariance); mkl: "
+           "Monge-Kantorovich linear map; idt: iterative distribution transfer; sot: sliced optimal transport "
+           "(DeepFaceLab option ct_mode)", "choice",
+           choices=tuple((m, m) for m in ("none", "rct", "lct", "mkl", "idt", "sot"))),
         _F("uniform_yaw", "Uniform yaw", "Sample faces evenly over head turn, so rare profile views are seen as "
            "often as frontal ones", "bool"),
         _F("yaw_bins", "Yaw bins", "Number of head-turn bins for uniform yaw sampling", "int", 2, 256, 2),
@@ -342,8 +345,11 @@ class ModelChoice:
     @property
     def label(self) -> str:
         m = self.model
+        from engine.swap.options import summary
+
+        opts = summary(self.train)
         return (f"#{self.id} {self.name} · {m.arch_string} {m.resolution} px {m.face_type.replace('_', '-')} · "
-                f"iteration {self.iteration:,}")
+                f"iteration {self.iteration:,}" + (f" · {opts}" if opts else ""))
 
     @classmethod
     def from_model(cls, row: Model) -> ModelChoice | None:
@@ -411,11 +417,12 @@ _TRAIN_FLAGS: Final = {
     "iterations": "--iterations", "model": "--model", "batch_size": "--batch-size", "lr": "--lr",
     "optimizer": "--optimizer", "name": "--name", "device": "--device", "seed": "--seed",
     "preview_every": "--preview-every", "devices": "--devices",
-    "src_person": "--src-person", "dst_person": "--dst-person",
+    "src_person": "--src-person", "dst_person": "--dst-person", "pretrain_faces": "--pretrain-faces",
+    "from_pretrained": "--from-pretrained", "face_cache_mb": "--face-cache-mb",
 }
 #: list parameters, one flag per item
 _TRAIN_REPEATED: Final = {"src_persons": "--src-person", "dst_persons": "--dst-person", "clips": "--clip"}
-_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train", *_TRAIN_REPEATED})
+_TRAIN_SPECIAL: Final = frozenset({"pretrain", "checkpoint_every_s", "train", "keep_decoders", *_TRAIN_REPEATED})
 
 
 @dataclass(frozen=True)
@@ -466,6 +473,8 @@ def command_line(project: str | Path, params: Mapping[str, Any], *, program: str
         elif key in _TRAIN_REPEATED:
             for v in value:
                 argv += [_TRAIN_REPEATED[key], str(v)]
+        elif key == "keep_decoders" and value:
+            argv.append("--keep-decoders")
         elif key == "checkpoint_every_s":
             argv += ["--checkpoint-minutes", repr(float(value) / 60.0)]
         elif key == "train":

@@ -18,8 +18,20 @@ With a GPU: 256 px liae-ud batch 8 in bf16 (autocast, channels_last, fused AdamW
 AdaBelief), ms/iteration and model-FLOPs utilisation against the bf16 matmul peak
 measured here; targets >= 40 % and <= 11 ms/iteration on an H100.
 
-Run: ``.venv/bin/python benchmarks/train_speed.py [--quick]`` (exit status 1 if a target
-is missed). Timings are noisy when other work shares the machine: check ``uptime`` first.
+Issue "training that scales" adds (``--scale``, also run by default):
+
+- CPU: liae-ud 128 px batch 8 full step, the MEDIAN of >= 10 timed steps, against the
+  dense peak measured in the same run; target >= 0.6;
+- data: batch preparation with a 30,000-face disk-backed set at 128 px (the face store
+  with a device cache of a tenth of the set, so most faces come from the file), as a
+  share of the median step; target <= 0.10;
+- memory: peak RSS growth while sampling 30,000 faces at 256 px (a 9.8 GB pack, written
+  sparse so the benchmark does not write 10 GB to disk) with a 1 GiB cache; target: the
+  budget plus the staging buffer.
+
+Run: ``.venv/bin/python benchmarks/train_speed.py [--quick] [--scale-only]`` (exit status
+1 if a target is missed). Timings are noisy when other work shares the machine: check
+``uptime`` first.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from engine.swap import facestore
 from engine.swap.config import ModelConfig, TrainConfig
 from engine.swap.dataset import FaceSet
 from engine.swap.runtime import tuned_cpu_allocator
@@ -90,11 +103,21 @@ def dense_peak(device: torch.device, dtype: torch.dtype) -> dict[str, float]:
     return out
 
 
+def synthetic_pack(path: Any, n: int, res: int, *, sparse: bool = False) -> facestore.Pack:
+    """A pack of ``n`` faces: 64 distinct synthetic faces repeated (``sparse``: only the
+    first 64 written, the rest a hole of zeros, for the memory measurement)."""
+    base = synthetic_faces(64, res, torch.device("cpu"), 3)
+    recs = torch.cat([base.images, base.masks], dim=1).numpy()
+    rows = ((i, recs[i % 64]) for i in range(64 if sparse else n))
+    return facestore.write_pack(path, n, res, rows, face_ids=list(range(n)), yaw=[0.0] * n)
+
+
 def measure(arch: str, res: int, *, device: torch.device, steps: int, optimizer: str = "adabelief",
-            batch: int = 8, dims: tuple[int, int, int, int] = (256, 64, 64, 22)) -> dict[str, float]:
+            batch: int = 8, dims: tuple[int, int, int, int] = (256, 64, 64, 22), faces: Any = None) -> dict[str, float]:
     cfg = ModelConfig(arch, "ud", res, "full", *dims)
     train = TrainConfig(batch_size=batch, optimizer=optimizer, warmup=0)  # type: ignore[arg-type]
-    tr = Trainer(cfg, train, synthetic_faces(32, res, device, 1), synthetic_faces(32, res, device, 2), device=device)
+    src, dst = faces if faces is not None else (synthetic_faces(32, res, device, 1), synthetic_faces(32, res, device, 2))
+    tr = Trainer(cfg, train, src, dst, device=device)
     with FlopCounterMode(display=False) as counter:
         tr.step()
     flops = float(counter.get_total_flops())
@@ -116,8 +139,95 @@ def measure(arch: str, res: int, *, device: torch.device, steps: int, optimizer:
     # best step is the closest to what this code does on an idle machine.
     t, med = min(times), statistics.median(times)
     return {"ms": 1000 * t, "ms_median": 1000 * med, "prep_share": statistics.median(preps) / med,
+            "prep_ms_median": 1000 * statistics.median(preps), "flops_per_s_median": flops / med,
             "gflop": flops / 1e9, "flops_per_s": flops / t,
             "params_m": sum(p.numel() for p in tr.model.parameters()) / 1e6}
+
+
+def _rss_kb() -> int:
+    for line in open("/proc/self/status", encoding="ascii"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _hwm_kb() -> int:
+    for line in open("/proc/self/status", encoding="ascii"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def scale(steps: int, *, speed: bool = True) -> bool:
+    """The three figures of issue "training that scales" (see the module docstring);
+    ``speed=False``: the memory figure only."""
+    import tempfile
+    from pathlib import Path
+
+    ok = True
+    cpu = torch.device("cpu")
+    peaks: dict[str, float] = {}
+    for k, v in dense_peak(cpu, torch.float32).items():
+        peaks[k] = max(peaks.get(k, 0.0), v)
+    with tempfile.TemporaryDirectory(prefix="facesmith-train-speed-") as tmp:
+        root = Path(tmp)
+        if speed:
+            ok = _speed_on_disk_backed_set(root, steps, peaks) and ok
+        # 3: RSS while sampling 30,000 faces at 256 px with a 1 GiB cache, until the cache has
+        # been filled and evicted (twice its size read).
+        big = synthetic_pack(root / "big.faces", 30_000, 256, sparse=True)
+        try:  # reset the peak (VmHWM) so it covers the sampling only, not the packing before it
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+                fh.write("5")
+        except OSError:
+            print("cannot reset VmHWM: the RSS figure includes everything before")
+        base_rss = _rss_kb()
+        budget = 1 << 30
+        stored = facestore.StoredFaces(big, cpu, budget=budget, max_batch=8)
+        gen = torch.Generator().manual_seed(0)
+        from engine.swap.dataset import Sampler
+
+        sampler = Sampler(stored.yaw, seed=1)
+        t0 = time.perf_counter()
+        batches = 0
+        while stored.reads < 2 * stored.capacity and time.perf_counter() - t0 < 300.0:
+            stored.gather(sampler.draw(8, gen))
+            batches += 1
+        elapsed = time.perf_counter() - t0
+        grown = _hwm_kb() * 1024 - base_rss * 1024
+        limit = budget + stored.staging.numel()
+        print(f"30,000 faces at 256 px ({big.record_bytes * 30_000 / 2**30:.1f} GB pack): {batches} batches "
+              f"({1000 * elapsed / max(1, batches):.1f} ms each), {stored.reads} faces read into a cache of "
+              f"{stored.capacity}, RSS grew {grown / 2**20:.0f} MB (cache {budget / 2**20:.0f} MB + staging "
+              f"{stored.staging.numel() / 2**20:.1f} MB)")
+        ok = report("facestore_30k_256_rss_over_budget", grown / limit, "of budget+staging", "<= 1.0") and ok
+    return ok
+
+
+def _speed_on_disk_backed_set(root: Any, steps: int, peaks: dict[str, float]) -> bool:
+    """liae-ud 128 px batch 8 on a 30,000-face disk-backed set (cache: a tenth of it)."""
+    ok = True
+    cpu = torch.device("cpu")
+    t0 = time.perf_counter()
+    src = synthetic_pack(root / "src.faces", 30_000, 128)
+    dst = synthetic_pack(root / "dst.faces", 30_000, 128)
+    print(f"packed 2 x 30,000 faces at 128 px ({2 * src.record_bytes * 30_000 / 2**30:.1f} GB) in "
+          f"{time.perf_counter() - t0:.0f} s")
+    budget = 3_000 * src.record_bytes
+    faces = (facestore.StoredFaces(src, cpu, budget=budget, max_batch=8),
+             facestore.StoredFaces(dst, cpu, budget=budget, max_batch=8))
+    m = measure("liae", 128, device=cpu, steps=max(10, steps), faces=faces)
+    for k, v in dense_peak(cpu, torch.float32).items():
+        peaks[k] = max(peaks.get(k, 0.0), v)
+    best = max(peaks.values())
+    util = m["flops_per_s_median"] / best
+    print(f"liae-ud 128px bs8 cpu, 30,000-face disk-backed set: median {m['ms_median']:.0f} ms/iter "
+          f"(best {m['ms']:.0f}), {m['gflop']:.1f} GFLOP/iter, peak {best / 1e9:.0f} GFLOP/s, "
+          f"prep {m['prep_ms_median']:.1f} ms median; faces read from the file {faces[0].reads + faces[1].reads}")
+    ok = report("liae_ud_128_cpu_median_utilisation", util, "of dense peak", ">= 0.6") and ok
+    ok = report("facestore_30k_128_prep_share", m["prep_share"], "of a step", "<= 0.10") and ok
+    del faces
+    return ok
 
 
 def main() -> int:
@@ -129,10 +239,14 @@ def _main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="64 px only, fewer steps")
     ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--scale-only", action="store_true", help="only the figures of issue 'training that scales'")
+    ap.add_argument("--memory-only", action="store_true", help="only the face-store memory figure")
     args = ap.parse_args()
     ok = True
     cpu = torch.device("cpu")
     torch.set_num_threads(2)
+    if args.scale_only or args.memory_only:
+        return 0 if scale(max(10, args.steps), speed=not args.memory_only) else 1
     peaks: dict[str, float] = {}
 
     def remeasure_peak() -> None:  # before and after every configuration; the best counts
@@ -173,6 +287,8 @@ def _main() -> int:
             ok = report(f"liae_ud_256_gpu_{opt}_mfu", mfu, "of bf16 peak", ">= 0.40") and ok
     else:
         print("no CUDA device: the GPU figures (256 px liae-ud bf16) were not measured")
+    if not args.quick:
+        ok = scale(max(10, args.steps)) and ok
     return 0 if ok else 1
 
 

@@ -6,10 +6,14 @@ Modules
 ``request``     TrainRequest: the ``train_swap`` job's parameters and their resolution
 ``layers``      conv blocks, encoder, inter, decoder
 ``archs``       DF and LIAE (one interface: train forward, swap, dst reconstruction)
-``losses``      masked two-scale DSSIM + MSE, eyes/mouth priority, mask loss
-``color``       HSV jitter, Lab, masked Reinhard transfer (batched torch)
-``augment``     random warp, affine, flip, colour on the device with grid_sample
+``losses``      masked two-scale DSSIM + MSE, eyes/mouth priority, mask loss, style terms
+``color``       HSV jitter, Lab, masked Reinhard, lct/mkl/idt/sot transfers (batched torch)
+``augment``     random warp, affine, flip, colour, blur/JPEG/downsample on the device
 ``dataset``     face sets from the project as uint8 tensors; pose-uniform sampler
+``facestore``   face packs on disk and a device face cache within a memory budget
+``options``     DeepFaceLab's SAEHD option set under its own names (ranges, help)
+``discriminators`` GAN patch and true-face code discriminators, their optimisers
+``pretrained``  start a new model from a pretrained one (encoder and inter kept)
 ``optim``       AdaBelief, AdamW choice, warm-up/cosine schedule, collapse guard
 ``trainer``     Trainer: model, optimiser, batches, one step, exact state
 ``checkpoint``  atomic safetensors/JSON/weights-only checkpoints with rotation (shared

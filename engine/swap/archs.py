@@ -25,12 +25,20 @@ from engine.swap.layers import Decoder, Encoder, Inter, init_glorot
 
 
 class TrainOutput(NamedTuple):
-    """Reconstructions of one training step (all ``(B, C, R, R)`` in [0, 1])."""
+    """Reconstructions of one training step (all ``(B, C, R, R)`` in [0, 1]).
+
+    With ``extras=True`` also the swap of the dst inputs (decoded from the *detached* dst
+    code, as SAEHD's style terms do) and, for DF, the inter codes of both sides (the
+    true-face discriminator's input)."""
 
     src: Tensor
     src_mask: Tensor
     dst: Tensor
     dst_mask: Tensor
+    swapped: Tensor | None = None
+    swapped_mask: Tensor | None = None
+    code_src: Tensor | None = None
+    code_dst: Tensor | None = None
 
 
 class SwapOutput(NamedTuple):
@@ -57,7 +65,7 @@ class SwapNet(nn.Module):
         self.enc_features = self.encoder.out_ch * enc_side * enc_side
         self.code_side = cfg.resolution // 32 if "d" in cfg.options else cfg.resolution // 16
 
-    def forward(self, src: Tensor, dst: Tensor) -> TrainOutput:  # pragma: no cover - abstract
+    def forward(self, src: Tensor, dst: Tensor, extras: bool = False) -> TrainOutput:  # pragma: no cover
         raise NotImplementedError
 
     def swap(self, dst: Tensor) -> SwapOutput:  # pragma: no cover - abstract
@@ -83,12 +91,18 @@ class DF(SwapNet):
         self.decoder_dst = Decoder(cfg.ae_dims, cfg.d_dims, cfg.d_mask_dims, deep=deep, double=double)
         init_glorot(self)
 
-    def forward(self, src: Tensor, dst: Tensor) -> TrainOutput:
+    def forward(self, src: Tensor, dst: Tensor, extras: bool = False) -> TrainOutput:
         code = self.inter(self.encoder(torch.cat([src, dst])))
         c_src, c_dst = code.split([src.shape[0], dst.shape[0]])
-        s, sm = self.decoder_src(c_src)
+        if not extras:
+            s, sm = self.decoder_src(c_src)
+            d, dm = self.decoder_dst(c_dst)
+            return TrainOutput(s, sm, d, dm)
+        # src reconstruction and the swap in one decoder pass
+        img, mask = self.decoder_src(torch.cat([c_src, c_dst.detach()]))
         d, dm = self.decoder_dst(c_dst)
-        return TrainOutput(s, sm, d, dm)
+        n = src.shape[0]
+        return TrainOutput(img[:n], mask[:n], d, dm, img[n:], mask[n:], c_src, c_dst)
 
     def swap(self, dst: Tensor) -> SwapOutput:
         code = self.inter(self.encoder(dst))
@@ -112,17 +126,23 @@ class LIAE(SwapNet):
         self.decoder = Decoder(2 * ae_out, cfg.d_dims, cfg.d_mask_dims, deep=deep, double=double)
         init_glorot(self)
 
-    def forward(self, src: Tensor, dst: Tensor) -> TrainOutput:
-        n = src.shape[0]
+    def forward(self, src: Tensor, dst: Tensor, extras: bool = False) -> TrainOutput:
+        n, m = src.shape[0], dst.shape[0]
         z = self.encoder(torch.cat([src, dst]))
         ab = self.inter_AB(z)
         b = self.inter_B(z[n:])
         ab_src, ab_dst = ab[:n], ab[n:]
-        codes = torch.cat([torch.cat([ab_src, ab_src], 1), torch.cat([b, ab_dst], 1)])
-        img, mask = self.decoder(codes)
-        s, d = img.split([n, dst.shape[0]])
-        sm, dm = mask.split([n, dst.shape[0]])
-        return TrainOutput(s, sm, d, dm)
+        parts = [torch.cat([ab_src, ab_src], 1), torch.cat([b, ab_dst], 1)]
+        if extras:  # the swap code, detached: style terms must not move the dst code
+            parts.append(torch.cat([ab_dst, ab_dst], 1).detach())
+        img, mask = self.decoder(torch.cat(parts))
+        if not extras:
+            s, d = img.split([n, m])
+            sm, dm = mask.split([n, m])
+            return TrainOutput(s, sm, d, dm)
+        s, d, w = img.split([n, m, m])
+        sm, dm, wm = mask.split([n, m, m])
+        return TrainOutput(s, sm, d, dm, w, wm)
 
     def swap(self, dst: Tensor) -> SwapOutput:
         n = dst.shape[0]

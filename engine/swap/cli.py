@@ -36,6 +36,22 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
                 p[f"{role}_persons"] = [int(v) for v in values[1:]]
     if args.clip:
         p["clips"] = list(args.clip)
+    if args.face_cache_mb is not None:
+        p["face_cache_mb"] = args.face_cache_mb
+    if args.pretrain_faces is not None:
+        p["pretrain_faces"] = str(args.pretrain_faces)
+        p.setdefault("pretrain", True)
+    if args.from_pretrained is not None:
+        p["from_pretrained"] = str(args.from_pretrained)
+        if args.keep_decoders:
+            p["keep_decoders"] = True
+    if args.size_preset is not None:
+        from engine.swap.options import size_preset
+
+        sp = size_preset(args.size_preset)
+        if args.model is None and args.from_pretrained is None:
+            p.setdefault("resolution", sp.resolution)
+        p.setdefault("batch_size", sp.batch_size)
     return p
 
 
@@ -58,6 +74,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = _params(args)
     with ProjectStore.open(args.project) as store:
         req = get_kind("train_swap").parse(params)  # refuses bad options (JobError)
+        if req.from_pretrained is not None:
+            from engine.swap.pretrained import check_source
+
+            check_source(req.from_pretrained)  # refuses a folder that holds no swap model
         if req.model is not None:
             from engine.swap.session import check_request
 
@@ -72,6 +92,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         job = JobQueue(store).enqueue("train_swap", params)
         busy = None if args.queue_only else _busy_worker(store)
     what = f"model {req.model}" if req.model is not None else "a new model"
+    if req.from_pretrained is not None:
+        what = (f"a new model from the pretrained {req.from_pretrained}: encoder and inter kept, decoders "
+                f"{'kept' if req.keep_decoders else 'reset'}")
     if args.queue_only:
         print(f"queued job {job.id} (train_swap, {what})")
         return 0
@@ -79,6 +102,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"queued job {job.id} (train_swap, {what}); a worker is running job {busy} on this project "
               "and will run it after that")
         return 0
+    if req.from_pretrained is not None:
+        print(f"job {job.id}: {what}")
     return run_in_foreground(args.project, job.id, label="train", quiet=args.quiet)
 
 
@@ -102,14 +127,30 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint-minutes", dest="checkpoint_minutes", type=float, help="minutes between checkpoints")
     p.add_argument("--preview-every", dest="preview_every", type=int, help="iterations between preview images")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}")
     p.add_argument("--src-person", dest="src_person", action="append", type=int, metavar="ID",
                    help="train src on this person's faces (repeat for several; see 'facesmith persons')")
     p.add_argument("--dst-person", dest="dst_person", action="append", type=int, metavar="ID",
                    help="train dst on this person's faces (repeat for several)")
     p.add_argument("--clip", action="append", metavar="NAME",
                    help="train on this clip's faces only (repeat; src and dst clips; default: every clip)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="another training setting, e.g. ct_mode=rct, uniform_yaw=true, loss={\"mse\":5}; "
+                        "DeepFaceLab's SAEHD options by name: gan_power, true_face_power, face_style_power, "
+                        "bg_style_power, lr_dropout, random_blur, random_jpeg, random_downsample, ct_mode "
+                        "(none/rct/lct/mkl/idt/sot), random_flip, uniform_yaw, eyes_mouth_prio, masked_training")
+    p.add_argument("--size-preset", dest="size_preset",
+                   help="resolution and batch size for a GPU size: 4gb, 8gb, 12gb, 24gb, 80gb")
+    p.add_argument("--face-cache-mb", dest="face_cache_mb", type=int,
+                   help="device memory for the training faces (default: what is free minus the model's needs); "
+                        "larger face sets stream from the project cache")
+    p.add_argument("--pretrain-faces", dest="pretrain_faces", metavar="FOLDER",
+                   help="pretrain on a folder of aligned face images (e.g. a DeepFaceLab aligned folder); "
+                        "implies --pretrain")
+    p.add_argument("--from-pretrained", dest="from_pretrained", metavar="MODEL_FOLDER",
+                   help="start a new model from a pretrained one (e.g. Other.fsproj/models/2): encoder and inter "
+                        "kept, decoders reset unless --keep-decoders")
+    p.add_argument("--keep-decoders", dest="keep_decoders", action="store_true",
+                   help="with --from-pretrained: keep the pretrained decoders too")
     p.add_argument("--queue-only", action="store_true", help="only queue the job")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

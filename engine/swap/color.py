@@ -101,3 +101,113 @@ def rct(target: Tensor, target_mask: Tensor, source: Tensor, source_mask: Tensor
     lo = torch.tensor([0.0, -127.0, -127.0], device=out.device, dtype=out.dtype).view(1, 3, 1, 1)
     hi = torch.tensor([100.0, 127.0, 127.0], device=out.device, dtype=out.dtype).view(1, 3, 1, 1)
     return lab_to_rgb(torch.maximum(torch.minimum(out, hi), lo))
+
+
+# ---------------------------------------------------------------------------- lct, mkl, idt, sot
+# DeepFaceLab's other training colour transfers (``REFERENCE.md`` Part D 4.3), batched on
+# the device. Statistics are taken over the whole crop, as DeepFaceLab does for these
+# modes; both sides are the model's resolution, so the pixel counts match (the sorting
+# modes need that).
+def _flat(x: Tensor) -> Tensor:
+    return x.flatten(2)  # (B, 3, N)
+
+
+def _cov(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample mean ``(B, 3, 1)`` and covariance ``(B, 3, 3)`` (+1e-5 I) of ``(B, 3, N)``."""
+    mu = x.mean(dim=2, keepdim=True)
+    d = x - mu
+    cov = d @ d.transpose(1, 2) / x.shape[2]
+    return mu, cov + 1e-5 * torch.eye(3, device=x.device, dtype=x.dtype)
+
+
+def _sym_pow(c: Tensor, power: float) -> Tensor:
+    """``c ** power`` of symmetric positive-definite ``(B, 3, 3)`` matrices."""
+    w, u = torch.linalg.eigh(c)
+    return u @ torch.diag_embed(w.clamp_min(1e-10) ** power) @ u.transpose(1, 2)
+
+
+def lct(target: Tensor, source: Tensor) -> Tensor:
+    """Linear (PCA) colour transfer: ``Qs Qt^-1 (t - mu_t) + mu_s`` with ``Q = C^(1/2)``."""
+    t, s = _flat(target.float()), _flat(source.float())
+    mt, ct = _cov(t)
+    ms, cs = _cov(s)
+    out = _sym_pow(cs, 0.5) @ _sym_pow(ct, -0.5) @ (t - mt) + ms
+    return out.view_as(target).clamp(0.0, 1.0)
+
+
+def mkl(target: Tensor, source: Tensor) -> Tensor:
+    """Monge-Kantorovich linear colour transfer (Pitie and Kokaram 2007)."""
+    t, s = _flat(target.float()), _flat(source.float())
+    mt, a = _cov(t)
+    ms, b = _cov(s)
+    wa, ua = torch.linalg.eigh(a)
+    da = torch.diag_embed(wa.clamp_min(1e-10).sqrt())
+    da_inv = torch.diag_embed(wa.clamp_min(1e-10).rsqrt())
+    c = da @ ua.transpose(1, 2) @ b @ ua @ da
+    wc, uc = torch.linalg.eigh(c)
+    dc = torch.diag_embed(wc.clamp_min(1e-10).sqrt())
+    tm = ua @ da_inv @ uc @ dc @ uc.transpose(1, 2) @ da_inv @ ua.transpose(1, 2)
+    out = tm @ (t - mt) + ms  # T is symmetric, so x T and T x agree
+    return out.view_as(target).clamp(0.0, 1.0)
+
+
+def random_rotations(steps: int, k: int, gen: torch.Generator, device: torch.device) -> Tensor:
+    """``(steps, k, 3)`` unit directions: orthonormal triples when ``k == 3`` (idt), else
+    independent random directions (sot)."""
+    g = torch.randn(steps, 3, 3 if k == 3 else k, generator=gen, device=device)
+    if k == 3:
+        q, r = torch.linalg.qr(g)
+        return (q * torch.sign(torch.diagonal(r, dim1=1, dim2=2)).unsqueeze(1)).transpose(1, 2)
+    return torch.nn.functional.normalize(g.transpose(1, 2), dim=2)
+
+
+def _match_along(x: Tensor, s: Tensor, dirs: Tensor) -> Tensor:
+    """Displacement of ``x`` ``(B, 3, N)`` that gives its projections on ``dirs`` ``(k, 3)``
+    the sorted values of ``s``'s projections (exact 1-D optimal transport per direction),
+    averaged over the directions and mapped back to colour space."""
+    px = dirs @ x  # (B, k, N)
+    ps = dirs @ s
+    sx, ix = px.sort(dim=2)
+    ss, _ = ps.sort(dim=2)
+    disp = torch.empty_like(px).scatter_(2, ix, ss - sx)
+    return dirs.T @ disp
+
+
+def idt(target: Tensor, source: Tensor, rotations: Tensor) -> Tensor:
+    """Iterative distribution transfer (Pitie 2005): match the 1-D distributions along the
+    axes of each random rotation ``(steps, 3, 3)`` in turn."""
+    x, s = _flat(target.float()).clone(), _flat(source.float())
+    for rot in rotations:
+        x = x + _match_along(x, s, rot)
+    return x.view_as(target).clamp(0.0, 1.0)
+
+
+def sot(target: Tensor, source: Tensor, directions: Tensor) -> Tensor:
+    """Sliced optimal transport: each step moves the pixels by the average 1-D transport
+    along a handful of random directions ``(steps, k, 3)`` (DeepFaceLab's bilateral
+    regularisation of the update is left out: it needs a per-image CPU filter)."""
+    x, s = _flat(target.float()).clone(), _flat(source.float())
+    k = directions.shape[1]
+    for dirs in directions:
+        x = x + _match_along(x, s, dirs) / k
+    return x.view_as(target).clamp(0.0, 1.0)
+
+
+def transfer(mode: str, target: Tensor, target_mask: Tensor, source: Tensor, source_mask: Tensor,
+             directions: Tensor | None = None) -> Tensor:
+    """Colour transfer of ``target`` towards ``source`` by DeepFaceLab's ``ct_mode`` name."""
+    if mode == "rct":
+        return rct(target, target_mask, source, source_mask)
+    if mode == "lct":
+        return lct(target, source)
+    if mode == "mkl":
+        return mkl(target, source)
+    if mode in ("idt", "sot"):
+        if directions is None:
+            raise ValueError(f"ct_mode {mode} needs random directions")
+        return idt(target, source, directions) if mode == "idt" else sot(target, source, directions)
+    raise ValueError(f"unknown colour transfer {mode!r}")
+
+
+#: Random directions per mode: (steps, directions per step).
+DIRECTIONS = {"idt": (10, 3), "sot": (10, 5)}

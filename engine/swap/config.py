@@ -28,7 +28,8 @@ Arch = Literal["df", "liae"]
 FaceTypeName = Literal["half", "mid_full", "full", "whole", "head"]
 OptimizerName = Literal["adamw", "adabelief"]
 ScheduleName = Literal["constant", "cosine"]
-ColorTransfer = Literal["none", "rct"]
+ColorTransfer = Literal["none", "rct", "lct", "mkl", "idt", "sot"]
+LrDropout = Literal["n", "y", "cpu"]
 
 ARCH_OPTIONS: Final = "udt"
 MIN_RESOLUTION: Final = 64
@@ -149,6 +150,8 @@ class TrainConfig:
     ct_mode : colour transfer of src faces towards a random dst face's statistics.
     uniform_yaw : sample by yaw bins so rare poses are seen as often as common ones.
     pretrain : train on any faces; continuing with it off resets the inter layers.
+    gan_power ... random_downsample : DeepFaceLab's SAEHD options under their own names,
+        described (ranges, help) in :mod:`engine.swap.options`.
     """
 
     batch_size: int = 8
@@ -174,6 +177,16 @@ class TrainConfig:
     uniform_yaw: bool = False
     yaw_bins: int = 32
     pretrain: bool = False
+    gan_power: float = 0.0
+    gan_patch_size: int = 0
+    gan_dims: int = 16
+    true_face_power: float = 0.0
+    face_style_power: float = 0.0
+    bg_style_power: float = 0.0
+    lr_dropout: LrDropout = "n"
+    random_blur: bool = False
+    random_jpeg: bool = False
+    random_downsample: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1024:
@@ -183,7 +196,12 @@ class TrainConfig:
         if self.schedule not in get_args(ScheduleName):
             raise SwapConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
         if self.ct_mode not in get_args(ColorTransfer):
-            raise SwapConfigError(f"ct_mode must be none or rct, got {self.ct_mode!r}")
+            raise SwapConfigError(f"ct_mode must be one of {', '.join(get_args(ColorTransfer))}, got {self.ct_mode!r}")
+        from engine.swap.options import OPTION_NAMES, coerce
+
+        for name in OPTION_NAMES:  # range checks of the SAEHD options (one description, in options.py)
+            if name != "random_flip" and coerce(name, getattr(self, name)) != getattr(self, name):
+                raise SwapConfigError(f"{name}: bad value {getattr(self, name)!r}")
         if not 0.0 < self.lr <= 1e-2:
             raise SwapConfigError(f"lr must be in (0, 0.01], got {self.lr}")
         checks = {"weight_decay": (0.0, 1.0), "min_lr_ratio": (0.0, 1.0), "clip_grad": (0.0, 1e6),
@@ -202,11 +220,13 @@ class TrainConfig:
 
     def effective(self) -> TrainConfig:
         """The settings actually used: pretraining forces DeepFaceLab's pretrain options
-        (no random warp, both flips, no colour jitter or transfer, uniform yaw)."""
+        (no random warp, both flips, no colour jitter or transfer, uniform yaw, no GAN,
+        no style powers, no LR dropout)."""
         if not self.pretrain:
             return self
         return dataclasses.replace(self, random_warp=False, flip_src=0.4, flip_dst=0.4, hsv_power=0.0,
-                                   ct_mode="none", uniform_yaw=True)
+                                   ct_mode="none", uniform_yaw=True, gan_power=0.0, true_face_power=0.0,
+                                   face_style_power=0.0, bg_style_power=0.0, lr_dropout="n")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -218,12 +238,14 @@ class TrainConfig:
     def updated(self, overrides: dict[str, Any]) -> TrainConfig:
         """A copy with ``overrides`` applied (``loss`` may be a partial dict); unknown
         names are refused with the list of known ones."""
+        from engine.swap.options import ALIASES, expand
+
         names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(overrides) - names)
+        unknown = sorted(set(overrides) - names - set(ALIASES))
         if unknown:
             raise SwapConfigError(f"unknown training setting(s) {', '.join(unknown)} "
                                   f"(known: {', '.join(sorted(names))})")
-        values = dict(overrides)
+        values = expand(dict(overrides))
         if "loss" in values and not isinstance(values["loss"], LossWeights):
             loss = values["loss"] or {}
             bad = sorted(set(loss) - {f.name for f in dataclasses.fields(LossWeights)})

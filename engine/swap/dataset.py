@@ -59,6 +59,10 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.face_ids)
 
+    def gather(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Images and masks of the faces ``idx`` (the interface :mod:`engine.swap.facestore` shares)."""
+        return self.images[idx], self.masks[idx]
+
     def to(self, device: torch.device) -> FaceSet:
         return FaceSet(self.images.to(device), self.masks.to(device), self.yaw.to(device), self.face_ids)
 

@@ -85,7 +85,10 @@ class SwapModel:
         dev = torch.device(device)
         net = build_model(cfg)
         try:
-            net.load_state_dict(checkpoint.load_weights(target / checkpoint.WEIGHTS, device="cpu"), strict=True)
+            from engine.swap.discriminators import split_weights  # training-only entries are not the model's
+
+            weights, _ = split_weights(checkpoint.load_weights(target / checkpoint.WEIGHTS, device="cpu"))
+            net.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
             raise CheckpointError(f"{target}: weights do not fit a {cfg.arch_string} model "
                                   f"({str(exc).splitlines()[0]})") from None

@@ -109,3 +109,55 @@ class SwapLoss(nn.Module):
         if self.eyes_mouth and eyes_mouth is not None and w.eyes_mouth:
             total = total + w.eyes_mouth * ((t - p) * eyes_mouth).abs().mean()
         return LossParts(total, dssim.detach(), mse.detach(), mask_loss.detach())
+
+
+# ---------------------------------------------------------------------------- style terms
+def style_loss(x: Tensor, y: Tensor) -> Tensor:
+    """SAEHD's style distance: squared differences of the per-channel spatial means and
+    standard deviations (``sqrt(var + 1e-5)``), summed over channels and divided by their
+    count, averaged over the batch."""
+    mx, my = x.mean(dim=(2, 3)), y.mean(dim=(2, 3))
+    sx = (x.var(dim=(2, 3), unbiased=False) + 1e-5).sqrt()
+    sy = (y.var(dim=(2, 3), unbiased=False) + 1e-5).sqrt()
+    c = x.shape[1]
+    return (((mx - my).square() + (sx - sy).square()).sum(dim=1) / c).mean()
+
+
+class StyleTerms(nn.Module):
+    """Face and background style power (SAEHD, ``REFERENCE.md`` Part C 1.4), on the swap
+    prediction ``src decoder(dst code)``.
+
+    - face style: ``10000 * (power/100)`` times the style distance of the blurred (radius res/8) masked swap and the blurred
+      masked dst target: the swap takes dst's colours inside the face;
+    - background style: ``10 * p * DSSIM + 10 * p * MSE`` (``p = power/100``) of the swap
+      and the dst target outside the face. DeepFaceLab uses the *src* target mask here (a
+      variable overwritten by mistake); the dst target's mask is the one that describes
+      the dst face, so it is used.
+    """
+
+    def __init__(self, resolution: int, face_power: float, bg_power: float) -> None:
+        super().__init__()
+        self.face_power, self.bg_power = face_power / 100.0, bg_power / 100.0
+        self.register_buffer("g_style", gaussian_matrix(resolution, max(1.0, resolution / 8 / 3)),
+                             persistent=False)
+        self.register_buffer("g_fine", gaussian_matrix(resolution, fine_sigma(resolution)), persistent=False)
+
+    def forward(self, swapped: Tensor, target_dst: Tensor, soft_mask_dst: Tensor) -> Tensor:
+        swapped = swapped.float()
+        total = swapped.new_zeros(())
+        m = soft_mask_dst.detach()
+        if self.face_power > 0:
+            a = blur(swapped * m, self.g_style)
+            b = blur(target_dst * m, self.g_style).detach()
+            total = total + 10_000.0 * self.face_power * style_loss(a, b)
+        if self.bg_power > 0:
+            inv = 1.0 - m
+            p, t = swapped * inv, target_dst * inv
+            stats = blur(torch.cat([p, t, p * p, t * t, p * t]), self.g_fine)
+            n = p.shape[0]
+            mx, my, sxx, syy, sxy = stats.split(n)
+            num = (2 * mx * my + _C1) * (2 * (sxy - mx * my) + _C2)
+            den = (mx * mx + my * my + _C1) * ((sxx - mx * mx) + (syy - my * my) + _C2)
+            dssim = (1.0 - (num / den).mean()) / 2.0
+            total = total + 10.0 * self.bg_power * dssim + 10.0 * self.bg_power * (p - t).square().mean()
+        return total

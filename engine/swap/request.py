@@ -45,6 +45,13 @@ class TrainRequest:
     preview_every, metric_every : iterations between preview images / metric rows.
     keep_backups, keep_hourly : backup rotation (last N, plus one per hour).
     train : further :class:`TrainConfig` settings, e.g. ``{"ct_mode": "rct", "loss": {"mse": 5}}``.
+    face_cache_mb : device memory for the face set (0: what is free minus the model's
+        needs); a larger set stays on disk (:mod:`engine.swap.facestore`).
+    pretrain_faces : pretrain on this folder of aligned face images instead of the
+        project's faces.
+    from_pretrained : start a new model from the pretrained model in this folder (a model
+        folder of any project): encoder and inter kept, decoders reset unless
+        ``keep_decoders`` (:mod:`engine.swap.pretrained`); its shape is the source's.
     fault_nan_at : testing aid: make this iteration's loss NaN once.
     """
 
@@ -81,6 +88,10 @@ class TrainRequest:
     compile: bool = False
     train: dict[str, Any] = field(default_factory=dict)
     fault_nan_at: int | None = None
+    face_cache_mb: int = 0
+    pretrain_faces: str | None = None
+    from_pretrained: str | None = None
+    keep_decoders: bool = False
 
     def __post_init__(self) -> None:
         # Raised as ValueError so the job registry refuses the job when it is queued.
@@ -96,6 +107,19 @@ class TrainRequest:
             raise ValueError("keep_backups and keep_hourly must be >= 0")
         try:
             model_cfg, train_cfg = self.new_configs()
+        except SwapConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if self.from_pretrained is not None:
+            shaped = [k for k in ("model", "preset", "arch", *_SHAPE_FIELDS) if getattr(self, k) is not None]
+            if shaped:
+                raise ValueError(f"from_pretrained starts a new model shaped like the pretrained one; leave out "
+                                 f"{', '.join(shaped)}")
+        if self.face_cache_mb < 0:
+            raise ValueError(f"face_cache_mb must be >= 0, got {self.face_cache_mb}")
+        try:
+            from engine.swap.options import check_for_model
+
+            check_for_model(model_cfg, train_cfg)
         except SwapConfigError as exc:
             raise ValueError(str(exc)) from None
         if train_cfg.batch_size % self.devices:
@@ -137,8 +161,12 @@ class TrainRequest:
                           ) -> tuple[ModelConfig, TrainConfig]:
         """Settings for continuing a model: its shape (checked against the request) and
         its last training settings with this request's changes."""
+        from engine.swap.options import check_for_model
+
         check_model(model_id, saved_model, self.shape_overrides())
-        return saved_model, saved_train.updated(self.train_overrides())
+        train = saved_train.updated(self.train_overrides())
+        check_for_model(saved_model, train)
+        return saved_model, train
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

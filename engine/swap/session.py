@@ -16,6 +16,7 @@ and losses travel in one small all-reduce per step so every rank decides alike.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ from engine.project.layout import inside
 from engine.project.store import ProjectStore
 from engine.swap import checkpoint
 from engine.swap.config import ModelConfig, SwapConfigError, TrainConfig
-from engine.swap.dataset import FaceSet, load_face_set, select_faces, training_selection
+from engine.swap.dataset import select_faces, training_selection
 from engine.swap.request import TrainRequest
 from engine.swap.runtime import tuned_cpu_allocator
 from engine.swap.trainer import DistInfo, Trainer
@@ -83,7 +84,13 @@ def prepare_model(ctx: JobContext, req: TrainRequest) -> int:
     if known is not None:
         model_folder(store, int(known))
         return int(known)
-    if req.model is not None:
+    if req.from_pretrained is not None:
+        from engine.swap.pretrained import start_from_pretrained
+
+        model_id = start_from_pretrained(store, req.from_pretrained, keep_decoders=req.keep_decoders, name=req.name,
+                                         seed=req.seed or 0)
+        check_request(store, dataclasses.replace(req, model=model_id, from_pretrained=None))
+    elif req.model is not None:
         check_request(store, req)
         model_id = req.model
     else:
@@ -124,20 +131,35 @@ def _sync(values: list[float], dist: DistInfo, device: torch.device) -> list[flo
 
 
 def _faces(store: ProjectStore, cfg: ModelConfig, eff: TrainConfig, req: TrainRequest, device: torch.device,
-           ctx: JobContext | None) -> tuple[FaceSet, FaceSet]:
-    def progress(what: str) -> Any:
-        return lambda done, total: ctx.progress(0.0, f"loading {what} faces {done}/{total}") if ctx else None
+           ctx: JobContext | None) -> tuple[Any, Any]:
+    """The src and dst training faces, packed on disk once and cached on the device within
+    the budget (:mod:`engine.swap.facestore`); selection is :func:`select_faces`'."""
+    from engine.swap import facestore
 
-    kw = {"face_type": cfg.face_type, "resolution": cfg.resolution, "device": device}
-    if eff.pretrain:  # any faces, both sides
-        both = load_face_set(store, select_faces(store, None), progress=progress("pretraining"),
-                             what="pretraining face set", **kw)
+    def progress(what: str) -> Any:
+        return lambda done, total: ctx.progress(0.0, f"packing {what} faces {done}/{total}") if ctx else None
+
+    budget = (req.face_cache_mb << 20) if req.face_cache_mb else facestore.default_budget(device, cfg, eff.batch_size)
+    kw = {"face_type": cfg.face_type, "resolution": cfg.resolution}
+    local = max(1, eff.batch_size // max(1, req.devices))
+
+    def stored(pack: facestore.Pack, share: float) -> facestore.StoredFaces:
+        return facestore.StoredFaces(pack, device, budget=int(budget * share), max_batch=local)
+
+    if eff.pretrain and req.pretrain_faces:  # a generic face folder, both sides
+        both = stored(facestore.pack_folder(req.pretrain_faces, store.root / "cache", resolution=cfg.resolution,
+                                            progress=progress("pretraining")), 1.0)
         return both, both
-    src = load_face_set(store, training_selection(store, "src", req.persons_of("src"), req.clips),
-                        progress=progress("src"), what="src face set", **kw)
-    dst = load_face_set(store, training_selection(store, "dst", req.persons_of("dst"), req.clips),
-                        progress=progress("dst"), what="dst face set", **kw)
-    return src, dst
+    if eff.pretrain:  # any faces of the project, both sides
+        both = stored(facestore.pack_project_faces(store, select_faces(store, None), progress=progress("pretraining"),
+                                                   what="pretraining face set", **kw), 1.0)
+        return both, both
+    src = facestore.pack_project_faces(store, training_selection(store, "src", req.persons_of("src"), req.clips),
+                                       progress=progress("src"), what="src face set", **kw)
+    dst = facestore.pack_project_faces(store, training_selection(store, "dst", req.persons_of("dst"), req.clips),
+                                       progress=progress("dst"), what="dst face set", **kw)
+    share = len(src) / (len(src) + len(dst))  # the budget split by size: both fit, or both stream
+    return stored(src, share), stored(dst, 1.0 - share)
 
 
 # ---------------------------------------------------------------------------- the session
@@ -327,6 +349,8 @@ class Session:
         self.ctx.metric(it, "ms_per_iter", ms)
         self.ctx.metric(it, "samples_per_s", 2 * self.trainer.eff.batch_size * n / elapsed)
         self.ctx.metric(it, "lr", self.trainer.lr)
+        for name, value in self.trainer.d_losses.items():  # GAN / true-face discriminators (last step)
+            self.ctx.metric(it, f"{name}_loss", value)
         if not self.trainer.cuda:  # on CUDA the host time of batch preparation means nothing
             self.ctx.metric(it, "prep_ms", 1000.0 * w["prep"] / n)
         w.update(src=0.0, dst=0.0, n=0, prep=0.0, t0=time.perf_counter())

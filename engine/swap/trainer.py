@@ -20,6 +20,7 @@ exactly like one device on the same batches.
 from __future__ import annotations
 
 import base64
+import math
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -28,13 +29,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from engine.swap import augment
+from engine.swap import augment, color, options
 from engine.swap.archs import SwapNet, build_model
 from engine.swap.checkpoint import Checkpoint, CheckpointError
 from engine.swap.config import ModelConfig, TrainConfig
 from engine.swap.dataset import FaceSet, Sampler
-from engine.swap.losses import SwapLoss
+from engine.swap.discriminators import OPTIMIZER_KEY, Adversaries, split_weights
+from engine.swap.losses import StyleTerms, SwapLoss
 from engine.swap.optim import CollapseGuard, lr_at, make_optimizer
+
+#: lr_dropout: share of every weight tensor's elements a step updates (SAEHD's 0.3),
+#: and the period of its cosine learning-rate cycle.
+LR_DROPOUT_KEEP = 0.3
+LR_DROPOUT_PERIOD = 500
 
 #: Loss-history points kept in the state; older halves are merged pairwise beyond it.
 HISTORY_MAX = 20_000
@@ -78,14 +85,24 @@ class Trainer:
     seed : seeds the initial weights and the batch generator.
     target : the target iteration (for the cosine schedule; 0 = none).
     dist : DDP position; the network is wrapped in DDP when ``dist.world > 1``.
-    compile : ``torch.compile`` the network (CUDA only; ignored on CPU).
+    compile : ``torch.compile`` the network (CUDA, or CPU with ``gpu_paths``).
+    gpu_paths : run the CUDA code paths on the CPU (bf16 autocast, channels_last, compile
+        when asked): how the tests exercise what only a GPU runs otherwise.
+    compile_backend : ``torch.compile``'s backend; tests on two busy cores use
+        ``aot_eager`` (the same graph capture and autograd tracing, no C++ code generation,
+        which takes minutes there).
+    src, dst : a :class:`~engine.swap.dataset.FaceSet` or a disk-backed
+        :class:`~engine.swap.facestore.StoredFaces` (anything with ``gather``).
     """
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, src: FaceSet, dst: FaceSet, *,
                  device: torch.device | str = "cpu", seed: int = 0, target: int = 0,
-                 dist: DistInfo | None = None, compile: bool = False) -> None:
+                 dist: DistInfo | None = None, compile: bool = False, gpu_paths: bool = False,
+                 compile_backend: str = "inductor") -> None:
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
+        #: bf16 autocast and channels_last: on CUDA, or on the CPU when asked (tests).
+        self.amp = self.cuda or gpu_paths
         self.model_cfg = model_cfg
         self.dist = dist or DistInfo()
         self.seed = seed
@@ -95,10 +112,11 @@ class Trainer:
             torch.manual_seed(seed)
             self.model: SwapNet = build_model(model_cfg)
         self.model.to(self.device)
-        if self.cuda:
+        if self.amp:
             self.model.to(memory_format=torch.channels_last)
         self.net: nn.Module = self.model
-        self._compile = compile and self.cuda
+        self._compile = compile and self.amp
+        self._compile_backend = compile_backend
         self.gen = torch.Generator(device=self.device).manual_seed(seed)
         self.iteration = 0
         self.lr_scale = 1.0
@@ -116,10 +134,12 @@ class Trainer:
         self.eff = eff
         if eff.batch_size % self.dist.world:
             raise ValueError(f"batch size {eff.batch_size} does not split over {self.dist.world} devices")
+        options.check_for_model(self.model_cfg, eff)
         self.local_batch = eff.batch_size // self.dist.world
         self._make_samplers()
         common = {"rotation_deg": eff.rotation_deg, "scale_min": eff.scale_min, "scale_max": eff.scale_max,
-                  "shift": eff.shift, "random_warp": eff.random_warp}
+                  "shift": eff.shift, "random_warp": eff.random_warp, "random_blur": eff.random_blur,
+                  "random_jpeg": eff.random_jpeg, "random_downsample": eff.random_downsample}
         self.src_aug = augment.AugmentSpec(flip=eff.flip_src, hsv_power=eff.hsv_power, **common)
         self.dst_aug = augment.AugmentSpec(flip=eff.flip_dst, **common)
         self.loss_fn = SwapLoss(self.model_cfg.resolution, eff.loss, masked=eff.masked_training,
@@ -130,6 +150,13 @@ class Trainer:
         for p in getattr(self.model, "inter_AB", nn.Identity()).parameters():
             p.requires_grad_(not frozen)
         self.optimizer = make_optimizer(self.model.parameters(), eff, self.device)
+        self.style = (StyleTerms(self.model_cfg.resolution, eff.face_style_power, eff.bg_style_power).to(self.device)
+                      if eff.face_style_power > 0 or eff.bg_style_power > 0 else None)
+        old = getattr(self, "adversaries", None)
+        self.adversaries = Adversaries(self.model_cfg, eff, self.device, seed=self.seed, world=self.dist.world)
+        if old is not None:  # a reconfigured trainer keeps what its discriminators learned
+            self.adversaries.load(old.weights(), old.optimizer_state())
+        self.d_losses: dict[str, float] = {}
         self._wrap()
 
     def _make_samplers(self) -> None:
@@ -146,15 +173,15 @@ class Trainer:
             net = DDP(self.model, device_ids=ids, gradient_as_bucket_view=True)
         self._optimizer_step = self.optimizer.step
         if self._compile:
-            net = torch.compile(net)  # type: ignore[assignment]
+            net = torch.compile(net, backend=self._compile_backend)  # type: ignore[assignment]
             # AdaBelief's multi-tensor update is ~9 memory-bound passes over the weights
             # (~4 ms for 145M parameters on an H100); compiled, it fuses into a few kernels.
-            self._optimizer_step = torch.compile(self.optimizer.step, fullgraph=False)
+            self._optimizer_step = torch.compile(self.optimizer.step, fullgraph=False, backend=self._compile_backend)
         self.net = net
 
     # ------------------------------------------------------------------ batches
     def _fmt(self, x: Tensor) -> Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
+        return x.contiguous(memory_format=torch.channels_last) if self.amp else x
 
     def next_batches(self) -> tuple[augment.Batch, augment.Batch]:
         """The augmented src and dst batches of the next step (this rank's slice)."""
@@ -164,26 +191,69 @@ class Trainer:
         dst_idx = self.dst_sampler.draw(n, g)[sl]
         src_p = augment.draw_params(self.src_aug, n, g, self.device).slice(sl)
         dst_p = augment.draw_params(self.dst_aug, n, g, self.device).slice(sl)
-        ct = None
-        if self.eff.ct_mode == "rct":
+        ct = dirs = None
+        ct_mode = self.eff.ct_mode
+        if ct_mode != "none":
             ct_idx = torch.randint(len(self.dst), (n,), generator=g, device=self.device)[sl]
-            ct = (self.dst.images[ct_idx], self.dst.masks[ct_idx])
+            ct = self.dst.gather(ct_idx)
+            if ct_mode in color.DIRECTIONS:
+                dirs = color.random_rotations(*color.DIRECTIONS[ct_mode], g, self.device)
         mode = "bicubic" if self.cuda else "bilinear"
-        bs = augment.apply(self.src.images[src_idx], self.src.masks[src_idx], src_p, ct_source=ct, mode=mode)
-        bd = augment.apply(self.dst.images[dst_idx], self.dst.masks[dst_idx], dst_p, mode=mode)
+        bs = augment.apply(*self.src.gather(src_idx), src_p, ct_source=ct, mode=mode, ct_mode=ct_mode,
+                           ct_directions=dirs)
+        bd = augment.apply(*self.dst.gather(dst_idx), dst_p, mode=mode)
         return (augment.Batch(*(self._fmt(t) for t in bs)), augment.Batch(*(self._fmt(t) for t in bd)))
 
     # ------------------------------------------------------------------ step
     @property
     def lr(self) -> float:
-        return lr_at(self.iteration, self.eff, target=self.target, scale=self.lr_scale)
+        lr = lr_at(self.iteration, self.eff, target=self.target, scale=self.lr_scale)
+        if self.eff.lr_dropout != "n":  # SAEHD's cycling rate that goes with lr_dropout
+            lr *= 0.5 * (math.cos(2.0 * math.pi * self.iteration / LR_DROPOUT_PERIOD) + 1.0)
+        return lr
+
+    @property
+    def _extras(self) -> bool:
+        """Whether the step needs the swap prediction or the inter codes."""
+        return self.style is not None or self.eff.true_face_power > 0
 
     def compute_losses(self, bs: augment.Batch, bd: augment.Batch) -> tuple[Tensor, StepLosses]:
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
-            out = self.net(bs.input, bd.input)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            out = self.net(bs.input, bd.input, self._extras) if self._extras else self.net(bs.input, bd.input)
         ls = self.loss_fn(out.src, out.src_mask, bs.target, bs.mask, bs.eyes_mouth)
         ld = self.loss_fn(out.dst, out.dst_mask, bd.target, bd.mask, bd.eyes_mouth)
-        return ls.total + ld.total, StepLosses(ls.total.detach(), ld.total.detach())
+        src_total = ls.total
+        if self.style is not None and out.swapped is not None:
+            src_total = src_total + self.style(out.swapped, bd.target, self.loss_fn.soft_mask(bd.mask))
+        self._last = (out, bs)
+        if self.adversaries.active:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                src_total = src_total + self.adversaries.generator_loss(
+                    out.src, bs.target, self.loss_fn.soft_mask(bs.mask), out.code_src)
+        return src_total + ld.total, StepLosses(src_total.detach(), ld.total.detach())
+
+    def _discriminator_step(self) -> None:
+        out, bs = self._last
+        self.d_losses = self.adversaries.step(
+            self.lr, pred_src=out.src.detach(), target_src=bs.target, soft_mask=self.loss_fn.soft_mask(bs.mask),
+            code_src=None if out.code_src is None else out.code_src.detach(),
+            code_dst=None if out.code_dst is None else out.code_dst.detach(), autocast=self.amp,
+            device_type=self.device.type)
+
+    def _dropout_update(self) -> None:
+        """The optimiser step with SAEHD's lr_dropout: each weight element keeps its
+        update with probability 0.3. The masks come from a generator seeded by the
+        iteration (the same on every rank, and after a resume)."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        before = [p.detach().clone() for p in params]
+        self._optimizer_step()
+        on_cpu = self.eff.lr_dropout == "cpu"
+        dev = torch.device("cpu") if on_cpu else self.device
+        g = torch.Generator(device=dev).manual_seed((self.seed * 1_000_003 + self.iteration) % (2**63))
+        with torch.no_grad():
+            for p, old in zip(params, before, strict=True):
+                keep = torch.rand(p.shape, generator=g, device=dev) < LR_DROPOUT_KEEP
+                p.copy_(torch.where(keep.to(p.device), p, old))
 
     def step(self, batches: tuple[augment.Batch, augment.Batch] | None = None) -> StepLosses:
         """One optimisation step on the next batches; does not advance ``iteration``
@@ -202,7 +272,13 @@ class Trainer:
         if self.eff.clip_grad > 0:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
                                            self.eff.clip_grad, foreach=True)
-        self._optimizer_step()
+        if self.eff.lr_dropout != "n":
+            self._dropout_update()
+        else:
+            self._optimizer_step()
+        if self.adversaries.active:
+            self._discriminator_step()
+        self._last = None
         return parts
 
     def record(self, src_loss: float, dst_loss: float) -> None:
@@ -233,9 +309,9 @@ class Trainer:
             si = torch.tensor(self.src.preview_indices(rows), device=self.device)
             di = torch.tensor(self.dst.preview_indices(rows), device=self.device)
             k = min(len(si), len(di))
-            src = self._fmt(augment.to_float(self.src.images[si[:k]]))
-            dst = self._fmt(augment.to_float(self.dst.images[di[:k]]))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+            src = self._fmt(augment.to_float(self.src.gather(si[:k])[0]))
+            dst = self._fmt(augment.to_float(self.dst.gather(di[:k])[0]))
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 out = self.model(src, dst)
                 swapped = self.model.swap(dst).swapped
             cols = [src, out.src.float(), dst, out.dst.float(), swapped.float()]
@@ -268,10 +344,14 @@ class Trainer:
         }
 
     def weights(self) -> dict[str, Tensor]:
-        return self.model.state_dict()
+        """The model's weights plus the discriminators' (prefixed entries; see
+        :mod:`engine.swap.discriminators`)."""
+        return {**self.model.state_dict(), **self.adversaries.weights()}
 
     def optimizer_state(self) -> dict[str, Any]:
-        return self.optimizer.state_dict()
+        state = self.optimizer.state_dict()
+        extra = self.adversaries.optimizer_state()
+        return {**state, OPTIMIZER_KEY: extra} if extra else state
 
     def load(self, ckpt: Checkpoint, *, restore_optimizer: bool = True) -> bool:
         """Continue exactly from ``ckpt``: weights, optimiser, iteration, RNG, history.
@@ -284,8 +364,9 @@ class Trainer:
         if saved != self.model_cfg:
             raise CheckpointError(f"{ckpt.path}: the checkpoint is a {saved.arch_string} {saved.resolution} px model, "
                                   f"not the {self.model_cfg.arch_string} {self.model_cfg.resolution} px one expected")
+        model_weights, extra_weights = split_weights(ckpt.weights)
         try:
-            self.model.load_state_dict(ckpt.weights, strict=True)
+            self.model.load_state_dict(model_weights, strict=True)
         except RuntimeError as exc:
             raise CheckpointError(f"{ckpt.path}: weights do not fit the model ({str(exc).splitlines()[0]})") from None
         self.iteration = int(st["iteration"])
@@ -308,9 +389,12 @@ class Trainer:
         if self.cuda and "torch_cuda" in rng:
             torch.cuda.set_rng_state(_rng_from_text(rng["torch_cuda"]), self.device)
         same_kind = st.get("train_config", {}).get("optimizer") == self.eff.optimizer
-        if restore_optimizer and ckpt.optimizer is not None and same_kind:
+        saved_optim = dict(ckpt.optimizer) if ckpt.optimizer is not None else None
+        extra_optim = saved_optim.pop(OPTIMIZER_KEY, None) if saved_optim is not None else None
+        self.adversaries.load(extra_weights, extra_optim if (restore_optimizer and same_kind) else None)
+        if restore_optimizer and saved_optim is not None and same_kind:
             try:
-                self.optimizer.load_state_dict(ckpt.optimizer)
+                self.optimizer.load_state_dict(saved_optim)
                 return True
             except (ValueError, KeyError, RuntimeError):
                 pass  # another parameter set (inter_AB frozen or not): start the moments afresh
