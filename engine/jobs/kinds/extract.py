@@ -14,7 +14,7 @@ from engine.jobs.registry import JobResult, job_kind
 from engine.project.changes import ChangeSet
 
 
-@job_kind("extract", ExtractParams, exclusive=True, resumable=True,
+@job_kind("extract", ExtractParams, exclusive=True, resumable=True, resource="cpu",
           description="find faces in clips: crops, landmarks, pose, tracks and persons")
 def run_extract(ctx: JobContext, p: ExtractParams) -> JobResult:
     from engine.extract.pipeline import run_extraction
