@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     masks_cli.register(sub)  # facesmith xseg ...
     merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
+    from engine import doctor
+    from engine.swap import disk_cli
+
+    doctor.register(sub)  # facesmith doctor
+    disk_cli.register(sub)  # facesmith models-disk, prune-backups
     return parser
 
 

@@ -46,6 +46,9 @@ class TrainRequest:
     keep_backups, keep_hourly : backup rotation (last N, plus one per hour).
     train : further :class:`TrainConfig` settings, e.g. ``{"ct_mode": "rct", "loss": {"mse": 5}}``.
     fault_nan_at : testing aid: make this iteration's loss NaN once.
+    preview_every_s : seconds between previews besides ``preview_every`` iterations (and one
+        at the start); None: 60 on a CPU, 30 on a GPU; 0: by iterations only.
+    fault_inf_grad_at : testing aid: make this iteration's gradients infinite once.
     """
 
     preset: str | None = None
@@ -76,6 +79,8 @@ class TrainRequest:
     compile: bool = False
     train: dict[str, Any] = field(default_factory=dict)
     fault_nan_at: int | None = None
+    preview_every_s: float | None = None
+    fault_inf_grad_at: int | None = None
 
     def __post_init__(self) -> None:
         # Raised as ValueError so the job registry refuses the job when it is queued.
@@ -85,6 +90,8 @@ class TrainRequest:
             raise ValueError(f"checkpoint_every_s must be >= 0.1, got {self.checkpoint_every_s}")
         if self.preview_every < 0 or self.metric_every < 1:
             raise ValueError("preview_every must be >= 0 and metric_every >= 1")
+        if self.preview_every_s is not None and not 0 <= self.preview_every_s <= 86400:
+            raise ValueError(f"preview_every_s must be 0-86400 seconds, got {self.preview_every_s}")
         if self.iterations is not None and self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.keep_backups < 0 or self.keep_hourly < 0:
