@@ -355,8 +355,9 @@ class Session:
                 [float(losses.src), float(losses.dst), float(stop), due, float(t.skipped is not None)],
                 self.dist, self.device)
             src_loss, dst_loss = src_loss / self.dist.world, dst_loss / self.dist.world
-            bad = (t.skipped or "a gradient is not finite on another rank") if skipped > 0 else \
-                t.guard.check([src_loss, dst_loss])
+            # A bad loss names the cause; a finite loss with a gradient that is not is caught too.
+            bad = t.guard.check([src_loss, dst_loss]) or (
+                (t.skipped or "a gradient is not finite on another rank") if skipped > 0 else None)
             if bad is not None:
                 self.rollback(bad)
                 window.update(src=0.0, dst=0.0, n=0, prep=0.0, t0=time.perf_counter())
