@@ -61,6 +61,8 @@ class _Heartbeat(threading.Thread):
         self.held: tuple[str, ...] = ()
         #: (fraction, text) set by the job thread, written by this thread on its next tick.
         self.pending_progress: tuple[float, str] | None = None
+        #: set once by the job thread when the run got past where its last run stopped
+        self.reset_attempts = False
 
     def run(self) -> None:
         conn = connect(self._db_path)
@@ -70,6 +72,10 @@ class _Heartbeat(threading.Thread):
                 now = time.time()
                 try:
                     pending, self.pending_progress = self.pending_progress, None
+                    if self.reset_attempts:
+                        conn.execute("UPDATE jobs SET attempts = 0 WHERE id = ? AND worker = ? AND attempts > 0",
+                                     (self._job_id, self._worker))
+                        self.reset_attempts = False
                     if pending is not None:
                         conn.execute("UPDATE jobs SET progress = ?, status_text = ?, updated_at = ? "
                                      "WHERE id = ? AND worker = ? AND state = 'running'", (*pending, now, self._job_id, self._worker))
@@ -159,7 +165,9 @@ class JobContext:
     def cpu_threads(self) -> tuple[int, str]:
         """Threads this job should use now, and a note for its status line when it shares
         the processor (``""`` alone). Cheap: the heartbeat reads the lanes held each beat."""
-        held = list(self._heartbeat.held) or ([self.job.lane] if self.job.lane else [])
+        held = list(self._heartbeat.held)
+        if not held and self.job.lane:  # before the heartbeat's first reading
+            held = list(JobQueue(self.store).held_lanes().held) or [self.job.lane]
         n = cpu_threads(self.job.lane, held)
         others = [describe(h) for h in held if h != self.job.lane] + \
             [describe(h) for h in held if h == self.job.lane][1:]
@@ -178,6 +186,10 @@ class JobContext:
         fraction = min(max(float(fraction), 0.0), 1.0)
         if self._on_progress is not None:
             self._on_progress(fraction, text)
+        if not self._progressed and self.job.attempts and fraction > self.job.progress + 1e-9:
+            # Past the point where the last run died: its crashes are no longer in a row.
+            self._progressed = True
+            self._heartbeat.reset_attempts = True
         self._heartbeat.pending_progress = (fraction, text)
 
     def metric(self, step: int, name: str, value: float) -> None:

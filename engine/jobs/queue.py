@@ -9,8 +9,8 @@ guarded by ``state = 'running' AND worker = me``, so a worker that was presumed 
 Jobs run side by side in lanes (:mod:`engine.jobs.lanes`); a running row records the
 lane it holds. ``attempts`` counts *crashes in a row*: a worker that died while running
 the job (found by any live worker, within ``STALE_AFTER_S`` plus a reclaim tick). A
-claim, a pause, a shutdown requeue and a checkpoint past the one the run started from
-do not count or reset it, so a run resumed a hundred times over a month is never
+claim, a pause or a shutdown requeue do not count; a checkpoint past the one the run
+started from, or progress past where the last run died, resets it, so a run resumed a hundred times over a month is never
 failed for it, while one that kills its engine ``MAX_CRASHES`` times without getting
 anywhere is failed with what it was doing when it last died.
 

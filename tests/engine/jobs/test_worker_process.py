@@ -28,10 +28,15 @@ def start_worker(root: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def test_sigkill_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
+def test_sigkill_at_20_random_moments_loses_nothing(tmp_path: Path, clip_copy) -> None:
+    from engine.project.clips import add_clips
+
     rng = random.Random(1234)
     with ProjectStore.create(tmp_path / "Kill") as store:
+        add_clips(store, [clip_copy("bbaf2n")], "dst")
         q = JobQueue(store)
+        # An extraction in the cpu lane beside the io lane's jobs, killed with them.
+        extract = q.enqueue("extract", {"every_nth": 5, "embed_sample": 1}).id
         ids = [q.enqueue("noop", {"steps": 8, "step_s": 0.04, "metrics": True}).id for _ in range(24)]
         root = store.root
     kills = 0
@@ -52,7 +57,10 @@ def test_sigkill_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
     assert proc.wait(timeout=120) == 0
     with ProjectStore.open(root) as store:
         jobs = {j.id: j for j in JobQueue(store).jobs()}
-        assert sorted(jobs) == ids  # nothing lost, nothing added
+        assert sorted(jobs) == [extract, *ids]  # nothing lost, nothing added
+        assert jobs.pop(extract).state == "done"
+        # Every 5th frame of the 75 scanned once, whatever the kills interrupted.
+        assert store.scalar("SELECT count(DISTINCT frame) FROM faces") == 15
         assert all(j.state == "done" for j in jobs.values()), [(j.id, j.state, j.error_text) for j in jobs.values()]
         # Work resumed from checkpoints rather than starting over every time.
         assert any(j.result["data"]["resumed_from"] > 0 for j in jobs.values())
