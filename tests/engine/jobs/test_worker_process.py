@@ -28,6 +28,21 @@ def start_worker(root: Path, *extra: str) -> subprocess.Popen:
     )
 
 
+def _until_working(root: Path, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        conn = sqlite3.connect(root / "project.db")
+        try:
+            if conn.execute("SELECT count(*) FROM jobs WHERE state = 'running' AND worker LIKE ?",
+                            (f"%:{proc.pid}",)).fetchone()[0]:
+                return
+        except sqlite3.OperationalError:
+            pass  # busy
+        finally:
+            conn.close()
+        time.sleep(0.02)
+
+
 def test_sigkill_at_20_random_moments_loses_nothing(tmp_path: Path, clip_copy) -> None:
     from engine.project.clips import add_clips
 
@@ -42,6 +57,7 @@ def test_sigkill_at_20_random_moments_loses_nothing(tmp_path: Path, clip_copy) -
     kills = 0
     while kills < 20:
         proc = start_worker(root)
+        _until_working(root, proc)  # a loaded machine can take longer to start it than to kill it
         time.sleep(rng.uniform(0.05, 0.9))
         if proc.poll() is not None:
             break  # the queue ran dry before we got to kill it
