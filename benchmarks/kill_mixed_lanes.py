@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT, report
+from lanes_side_by_side import mirrored
 
 from engine.jobs.queue import JobQueue
 from engine.project.clips import add_clips
@@ -57,7 +58,7 @@ def main() -> int:
             done = q.job(setup.id)
             assert done.state == "done", done.error_text
             model = int(done.result["data"]["model_id"])
-            copies = [shutil.copy(SAMPLES / n, tmp / f"b_{n}") for n in ("bbaf2n.mpg", "sbwe5n.mpg")]
+            copies = [mirrored(SAMPLES / n, tmp / f"b_{n[:-4]}.mp4") for n in ("bbaf2n.mpg", "sbwe5n.mpg")]
             added, _ = add_clips(store, copies, "dst")
             ids = [
                 q.enqueue("train_swap", {"model": model, "iterations": TARGET, "checkpoint_every_s": 4,

@@ -35,6 +35,24 @@ DST = ("id2_vcd_swwp2s.mpg", "sbwe5n.mpg")
 SOLO_S = float(os.environ.get("SOLO_S", "40"))
 
 
+def mirrored(source: Path, target: Path) -> Path:
+    """``source`` flipped left-right (H.264): the same work for extraction, another clip
+    for the project (which refuses a second copy of the same content)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(target), mode="w") as out:
+        src = inp.streams.video[0]
+        stream = out.add_stream("libx264", rate=25, options={"crf": "18", "preset": "fast"})
+        stream.width, stream.height, stream.pix_fmt = src.codec_context.width, src.codec_context.height, "yuv420p"
+        for frame in inp.decode(video=0):
+            img = frame.to_ndarray(format="rgb24")[:, ::-1].copy()
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return target
+
+
 def wait(cond, timeout: float, what: str) -> None:  # noqa: ANN001
     end = time.monotonic() + timeout
     while not cond():
@@ -67,7 +85,7 @@ def main() -> int:
             add_clips(store, [SAMPLES / n for n in DST], "dst")
             copies = []
             for n in SRC + DST:
-                copies.append(shutil.copy(SAMPLES / n, tmp / f"b_{n}"))
+                copies.append(mirrored(SAMPLES / n, tmp / f"b_{Path(n).stem}.mp4"))
             q = JobQueue(store)
             names = [Path(n).stem for n in SRC + DST]
             solo = q.enqueue("extract", {"clips": names})

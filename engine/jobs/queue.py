@@ -36,8 +36,11 @@ from engine.project.store import ProjectStore
 
 #: A running job whose heartbeat is older than this belonged to a dead worker.
 STALE_AFTER_S: Final = 30.0
-#: A job whose worker died this many times in a row is failed instead of started again.
-MAX_CRASHES: Final = 10
+#: A job whose worker died this many times in a row (no progress in between) is failed
+#: instead of started again. High enough that an engine killed at random moments (the
+#: kill tests: 20 kills, some before a job got anywhere) never fails a healthy job; a job
+#: that kills its engine at once each time still ends failed after a few minutes.
+MAX_CRASHES: Final = 25
 MAX_ATTEMPTS: Final = MAX_CRASHES  # the former name
 PAUSE_USER: Final = 1
 PAUSE_SHUTDOWN: Final = 2

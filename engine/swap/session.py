@@ -174,8 +174,17 @@ class Session:
         self.ctx, self.store, self.req, self.model_id, self.dist = ctx, store, req, model_id, dist
         self.folder = model_folder(store, model_id)
         self.device = pick_device(req, dist, ctx.gpu_index if ctx is not None else None)
-        latest = checkpoint.find_latest(self.folder)
-        ckpt = checkpoint.load(latest, device=self.device) if latest is not None else None
+        # The newest checkpoint whose tensors are finite (one written by an older version
+        # without the check may not be): a resume never starts from bad weights either.
+        found = None
+        if checkpoint.find_latest(self.folder) is not None:
+            found = checkpoint.load_newest_good(self.folder, device=self.device)
+            if found is None:
+                raise SwapTrainingError(f"{self.folder}: no checkpoint of model {model_id} has finite weights; "
+                                        "restore one from elsewhere or train a new model")
+        ckpt = found[0] if found is not None else None
+        if found is not None and found[1]:
+            log.warning("model %s: resuming past %s", model_id, "; ".join(found[1]))
         if ckpt is not None:
             model_cfg, train_cfg = req.continued_configs(
                 model_id, ModelConfig.from_json(ckpt.state["model_config"]),

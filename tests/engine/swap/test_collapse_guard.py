@@ -131,7 +131,7 @@ def test_backups_stay_within_the_disk_budget(project_copy: Path, job_runner: Any
         assert use.total_bytes <= use.budget_bytes
     # Unchanged files are hard-linked: a save of the same weights costs no disk.
     ck = checkpoint.load(latest)
-    checkpoint.save(folder, weights=ck.weights, state=ck.state, optimizer=ck.optimizer, keep_last=3)
+    checkpoint.save(folder, weights=ck.weights, state=ck.state, optimizer=ck.optimizer, keep_last=3, keep_hourly=0)
     assert os.stat(folder / "latest" / checkpoint.WEIGHTS).st_nlink >= 2  # shared with a backup
     with ProjectStore.open(project_copy) as store:
         assert disk_use(store, model_id)[0].total_bytes <= use.total_bytes
