@@ -62,12 +62,13 @@ def wait(cond, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 def speed(store: ProjectStore, job_id: int, t0: float, t1: float) -> float:
-    """Iterations per second of a training job between wall times t0 and t1 (its metric rows)."""
-    rows = store.query("SELECT step, t FROM job_metrics WHERE job_id = ? AND name = 'src_loss' AND t BETWEEN ? AND ? "
-                       "ORDER BY t", (job_id, t0, t1))
-    if len(rows) < 2:
-        return 0.0
-    return (rows[-1][0] - rows[0][0]) / (rows[-1][1] - rows[0][1])
+    """Iterations per second of a training job between wall times t0 and t1: from the
+    ms/iteration of its metric windows written then (median)."""
+    rows = store.query("SELECT value FROM job_metrics WHERE job_id = ? AND name = 'ms_per_iter' AND t BETWEEN ? AND ?",
+                       (job_id, t0, t1))
+    values = sorted(r[0] for r in rows)
+    print(f"  training: {len(values)} metric windows between {t0:.0f} and {t1:.0f}", file=sys.stderr)
+    return 1000.0 / values[len(values) // 2] if values else 0.0
 
 
 def frames_per_s(store: ProjectStore, job_id: int) -> float:
@@ -104,6 +105,9 @@ def main() -> int:
                      600, "training to start")
                 t_solo = time.time()
                 time.sleep(SOLO_S)
+                # At least 4 metric windows alone (a loaded machine can make 2 OpenMP threads crawl).
+                wait(lambda: store.scalar("SELECT count(*) FROM job_metrics WHERE job_id = ? AND name = 'ms_per_iter' "
+                                          "AND t > ?", (train.id, t_solo)) >= 4, 600, "training's solo windows")
                 solo_its = speed(store, train.id, t_solo, time.time())
                 added, _ = add_clips(store, copies, "dst")
                 side = q.enqueue("extract", {"clips": [c.name for c in added]})
