@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -62,6 +63,12 @@ def project_logging(project_root: Path, *, to_stderr: bool = True) -> Iterator[N
         for h in handlers:
             logger.removeHandler(h)
             h.close()
+
+
+def _torch_threads() -> int | None:
+    """The torch threads of this thread, when torch is loaded (never imported for it)."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 class Worker:
@@ -137,7 +144,8 @@ class Worker:
                     job = self.queue.claim(self.id, only=self.only_job, stale_after_s=self.stale_after_s)
                     if job is not None:
                         claimed = True
-                        t = threading.Thread(target=self._run_thread, args=(job,), name=f"job-{job.id}", daemon=True)
+                        t = threading.Thread(target=self._run_thread, args=(job, _torch_threads()),
+                                             name=f"job-{job.id}", daemon=True)
                         running[job.id] = t
                         t.start()
                 if claimed:
@@ -179,7 +187,11 @@ class Worker:
             return False
         return self.queue.job(self.only_job).state == "queued"
 
-    def _run_thread(self, job: Job) -> None:
+    def _run_thread(self, job: Job, torch_threads: int | None) -> None:
+        if torch_threads is not None:
+            # OpenMP's thread count is per thread: a new one would start at every core
+            # and ignore what the process (a test, a script) chose.
+            sys.modules["torch"].set_num_threads(torch_threads)
         try:
             self.run_job(job)
         except Exception:  # the job's end could not be recorded: the reclaim re-queues it
