@@ -50,8 +50,12 @@ def main() -> int:
             add_clips(store, [SAMPLES / "id2_vcd_swwp2s.mpg", SAMPLES / "sbwe5n.mpg"], "dst")
             q = JobQueue(store)
             q.enqueue("extract", {})
-            setup = q.enqueue("train_swap", {"preset": "fast-64", "iterations": 10, "seed": 3, "preview_every": 0})
             root = store.root
+        # Setup in two steps: lanes would start the training beside the extraction it needs.
+        assert engine(root, "--exit-when-idle").wait(1800) == 0
+        with ProjectStore.open(root) as store:
+            setup = JobQueue(store).enqueue("train_swap", {"preset": "fast-64", "iterations": 10, "seed": 3,
+                                                           "preview_every": 0})
         assert engine(root, "--exit-when-idle").wait(1800) == 0
         with ProjectStore.open(root) as store:
             q = JobQueue(store)

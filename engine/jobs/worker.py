@@ -142,6 +142,9 @@ class Worker:
                 claimed = False
                 if self.only_job is None or (self.last_job is None and not running):
                     job = self.queue.claim(self.id, only=self.only_job, stale_after_s=self.stale_after_s)
+                    if job is not None and self.only_job is not None:
+                        self.run_job(job)  # one job: on this thread, as the caller set it up
+                        continue
                     if job is not None:
                         claimed = True
                         t = threading.Thread(target=self._run_thread, args=(job, _torch_threads()),
