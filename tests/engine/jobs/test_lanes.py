@@ -98,8 +98,8 @@ def test_lane_rules() -> None:
 
 def test_two_lanes_run_at_once_and_the_order_holds_within_a_lane(project: ProjectStore, no_gpu: None) -> None:
     q = JobQueue(project)
-    train = q.enqueue("test_hold_gpu", {"seconds": 1.5})  # the "training" (compute lane: no GPU)
-    cpu_a = q.enqueue("test_hold_cpu", {"seconds": 0.6})
+    train = q.enqueue("test_hold_gpu", {"seconds": 4.0})  # the "training" (compute lane: no GPU)
+    cpu_a = q.enqueue("test_hold_cpu", {"seconds": 2.5})
     cpu_b = q.enqueue("test_hold_cpu", {"seconds": 0.1})
     light = q.enqueue("noop", {"steps": 3, "step_s": 0.05})
     q.reorder([train.id, cpu_b.id, cpu_a.id, light.id])  # the user wants b before a
