@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import interop_menu, mask_workspace, merge_workspace, training_workspace
+from app import interop_menu, mask_workspace, merge_workspace, system_workspace, training_workspace
 from app.actions import build_actions
 from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.training_workspace = training_workspace.install(self)
         self.merge_workspace = merge_workspace.install(self)
         self.interop_menu = interop_menu.install(self)  # File ▸ Import / Export
+        self.system_workspace = system_workspace.install(self)  # Help ▸ System, models' disk use
         for dock in self.findChildren(QDockWidget):
             if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
                 _scroll_when_narrow(dock)

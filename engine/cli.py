@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.interop import cli as interop_cli
 
     interop_cli.register(sub)  # facesmith import / export
+    from engine import doctor
+    from engine.swap import disk_cli
+
+    doctor.register(sub)  # facesmith doctor
+    disk_cli.register(sub)  # facesmith models-disk, prune-backups
     return parser
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.jobs.lanes import describe
 from engine.project.models import Job
 
 _STATE_COLOURS = {
@@ -43,7 +44,7 @@ class JobsView(QWidget):
         self._bars: dict[int, QProgressBar] = {}
         self._jobs: dict[int, Job] = {}
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["#", "job", "state", "progress", "status"])
+        self.tree.setHeaderLabels(["#", "job", "state", "progress", "status", "lane"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
@@ -53,6 +54,8 @@ class JobsView(QWidget):
         self.tree.setColumnWidth(1, 110)
         self.tree.setColumnWidth(2, 80)
         self.tree.setColumnWidth(3, 130)
+        self.tree.setColumnWidth(5, 100)
+        self.tree.headerItem().setToolTip(5, "What a running job runs on: a GPU, the CPU (beside other jobs), I/O")
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
@@ -97,7 +100,7 @@ class JobsView(QWidget):
             self._jobs[job.id] = job
             item = self._items.get(job.id)
             if item is None:
-                item = QTreeWidgetItem([str(job.id), job.kind, "", "", ""])
+                item = QTreeWidgetItem([str(job.id), job.kind, "", "", "", ""])
                 item.setData(0, Qt.ItemDataRole.UserRole, job.id)
                 self.tree.addTopLevelItem(item)
                 bar = QProgressBar()
@@ -112,6 +115,7 @@ class JobsView(QWidget):
             text = job.status_text if job.state != "failed" else (job.status_text or "failed")
             item.setText(4, text)
             item.setToolTip(4, text)
+            item.setText(5, describe(job.lane) if job.state == "running" else "")
             bar = self._bars[job.id]
             bar.setValue(int(round(job.progress * 1000)))
             bar.setFormat(f"{job.progress * 100:.0f}%")

@@ -209,7 +209,9 @@ class TrainingPresenter(QObject):
             return
         self._preview_key = key
         folder = self.document.root / "previews" / str(job.id)
-        files = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+        # Oldest first by the time they were written: after a rollback a newer preview
+        # can carry an earlier step, and the newest must still be the one shown.
+        files = sorted(folder.glob("*.jpg"), key=_written) if folder.is_dir() else []
         steps = [int(f.stem) if f.stem.isdigit() else i for i, f in enumerate(files)]
         self.monitor.set_previews([str(f) for f in files], steps)
 
@@ -340,3 +342,10 @@ class TrainingPresenter(QObject):
     def close(self) -> None:
         self._closed = True
         self._timer.stop()
+
+
+def _written(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:  # deleted meanwhile
+        return 0, path.name

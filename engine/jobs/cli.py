@@ -23,7 +23,12 @@ def _fmt_job(job: Any) -> str:
         bar = f" {job.progress * 100:5.1f}%"
     flags = " (cancel requested)" if job.cancel_requested else " (pause requested)" if job.pause_requested else ""
     text = f"  {job.status_text}" if job.status_text and job.status_text != job.state else ""
-    return f"[{job.id}] {job.kind:<12} {job.state:<9}{bar}{flags}{text}"
+    lane = ""
+    if job.state == "running" and job.lane:
+        from engine.jobs.lanes import describe
+
+        lane = f" [{describe(job.lane)}]"
+    return f"[{job.id}] {job.kind:<12} {job.state:<9}{lane}{bar}{flags}{text}"
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from engine.jobs.queue import PAUSE_SHUTDOWN
+from engine.jobs.lanes import cpu_threads, describe
+from engine.jobs.queue import PAUSE_SHUTDOWN, STALE_AFTER_S, JobQueue, _pid_dead
 from engine.project.models import Job
 from engine.project.store import ProjectStore, connect
 
@@ -56,8 +57,12 @@ class _Heartbeat(threading.Thread):
         self.cancel = False
         self.pause = 0
         self.lost = False
+        #: lanes held by the running jobs of live workers (this one's included), read each beat
+        self.held: tuple[str, ...] = ()
         #: (fraction, text) set by the job thread, written by this thread on its next tick.
         self.pending_progress: tuple[float, str] | None = None
+        #: set once by the job thread when the run got past where its last run stopped
+        self.reset_attempts = False
 
     def run(self) -> None:
         conn = connect(self._db_path)
@@ -67,6 +72,10 @@ class _Heartbeat(threading.Thread):
                 now = time.time()
                 try:
                     pending, self.pending_progress = self.pending_progress, None
+                    if self.reset_attempts:
+                        conn.execute("UPDATE jobs SET attempts = 0 WHERE id = ? AND worker = ? AND attempts > 0",
+                                     (self._job_id, self._worker))
+                        self.reset_attempts = False
                     if pending is not None:
                         conn.execute("UPDATE jobs SET progress = ?, status_text = ?, updated_at = ? "
                                      "WHERE id = ? AND worker = ? AND state = 'running'", (*pending, now, self._job_id, self._worker))
@@ -78,6 +87,10 @@ class _Heartbeat(threading.Thread):
                         last_beat = now
                         if cur.rowcount == 0:
                             self.lost = True
+                        rows = conn.execute("SELECT lane, worker, heartbeat_at FROM jobs WHERE state = 'running' "
+                                            "AND lane IS NOT NULL").fetchall()
+                        self.held = tuple(r[0] for r in rows if now - (r[2] or 0.0) < STALE_AFTER_S
+                                          and not _pid_dead(r[1]))
                     row = conn.execute("SELECT cancel_requested, pause_requested FROM jobs WHERE id = ?",
                                        (self._job_id,)).fetchone()
                     if row is not None:
@@ -119,6 +132,8 @@ class JobContext:
         self.job = job
         self.worker = worker
         self.checkpoint: dict[str, Any] | None = job.checkpoint
+        self._claimed_checkpoint = job.checkpoint
+        self._progressed = False
         self._on_progress = on_progress
         self._metrics: list[tuple[int, int, str, float, float]] = []
         self._last_flush = time.monotonic()
@@ -136,6 +151,30 @@ class JobContext:
     def project_root(self) -> Path:
         return self.store.root
 
+    @property
+    def lane(self) -> str | None:
+        """The lane this job holds (``gpu:0``, ``compute``, ``cpu``, ``io``; None outside a worker)."""
+        return self.job.lane
+
+    @property
+    def gpu_index(self) -> int | None:
+        """The first GPU of a ``gpu:N`` lane: the device the job should run on."""
+        lane = self.job.lane or ""
+        return int(lane[4:].split(",")[0]) if lane.startswith("gpu:") else None
+
+    def cpu_threads(self) -> tuple[int, str]:
+        """Threads this job should use now, and a note for its status line when it shares
+        the processor (``""`` alone). Cheap: the heartbeat reads the lanes held each beat."""
+        held = list(self._heartbeat.held)
+        if not held and self.job.lane:  # before the heartbeat's first reading
+            held = list(JobQueue(self.store).held_lanes().held) or [self.job.lane]
+        n = cpu_threads(self.job.lane, held)
+        others = [describe(h) for h in held if h != self.job.lane] + \
+            [describe(h) for h in held if h == self.job.lane][1:]
+        if not others or self.job.lane not in ("compute", "cpu"):
+            return n, ""
+        return n, f"sharing the CPU with {len(others)} other job{'s' if len(others) > 1 else ''}: {n} thread{'s' if n > 1 else ''}"
+
     # ------------------------------------------------------------------ reporting
     def progress(self, fraction: float, text: str = "") -> None:
         """Report progress (0..1) and a short status.
@@ -147,6 +186,10 @@ class JobContext:
         fraction = min(max(float(fraction), 0.0), 1.0)
         if self._on_progress is not None:
             self._on_progress(fraction, text)
+        if not self._progressed and self.job.attempts and fraction > self.job.progress + 1e-9:
+            # Past the point where the last run died: its crashes are no longer in a row.
+            self._progressed = True
+            self._heartbeat.reset_attempts = True
         self._heartbeat.pending_progress = (fraction, text)
 
     def metric(self, step: int, name: str, value: float) -> None:
@@ -187,8 +230,19 @@ class JobContext:
         if self._metrics:
             rows, self._metrics = self._metrics, []
             with self.store.transaction() as c:
-                c.executemany("INSERT INTO job_metrics (job_id, step, name, value, t) VALUES (?, ?, ?, ?, ?)", rows)
+                # One row per (job, metric, step): a step written again (a resumed run) replaces it.
+                c.executemany("INSERT INTO job_metrics (job_id, step, name, value, t) VALUES (?, ?, ?, ?, ?) "
+                              "ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value, t = excluded.t",
+                              rows)
         self._last_flush = time.monotonic()
+
+    def discard_metrics_after(self, step: int) -> int:
+        """Drop this job's metric rows past ``step``: a resume from the checkpoint at
+        ``step`` redoes that segment, and the killed run's rows of it are not the model's."""
+        self._metrics = [m for m in self._metrics if m[1] <= step]
+        with self.store.transaction() as c:
+            cur = c.execute("DELETE FROM job_metrics WHERE job_id = ? AND step > ?", (self.job.id, int(step)))
+        return cur.rowcount
 
     # ------------------------------------------------------------------ listening
     def stop_reason(self) -> StopReason | None:
@@ -225,10 +279,15 @@ class JobContext:
         metrics were lost in a crash would leave a hole in the loss curve for good.
         """
         self.checkpoint = data
+        # Past the checkpoint the run was claimed with: it is not crash-looping.
+        progressed = not self._progressed and data != self._claimed_checkpoint
         with self.store.transaction() as c:
             self.flush()
             c.execute("UPDATE jobs SET checkpoint = ?, updated_at = ? WHERE id = ? AND worker = ?",
                       (json.dumps(data), time.time(), self.job.id, self.worker))
+            if progressed:
+                JobQueue(self.store).progressed(self.job.id, self.worker)
+                self._progressed = True
 
     def close(self) -> None:
         try:

@@ -6,6 +6,14 @@ flags the running job honours between steps. Every transition of a running job i
 guarded by ``state = 'running' AND worker = me``, so a worker that was presumed dead
 (and whose job was re-queued) can never overwrite what a newer worker did.
 
+Jobs run side by side in lanes (:mod:`engine.jobs.lanes`); a running row records the
+lane it holds. ``attempts`` counts *crashes in a row*: a worker that died while running
+the job (found by any live worker, within ``STALE_AFTER_S`` plus a reclaim tick). A
+claim, a pause or a shutdown requeue do not count; a checkpoint past the one the run
+started from, or progress past where the last run died, resets it, so a run resumed a hundred times over a month is never
+failed for it, while one that kills its engine ``MAX_CRASHES`` times without getting
+anywhere is failed with what it was doing when it last died.
+
 ``pause_requested`` holds why a pause was asked: 1 by the user (the job ends ``paused``),
 2 by a shutdown (the editor quitting, SIGTERM: the job checkpoints and goes back to
 ``queued``, so it continues by itself the next time an engine runs).
@@ -21,14 +29,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from engine.errors import JobError
+from engine.jobs.lanes import LaneState, cpu_job_cap, gpu_count, need_of
 from engine.jobs.registry import JobResult, get_kind, validate_params
 from engine.project.models import FINAL_STATES, Job, json_or_none
 from engine.project.store import ProjectStore
 
 #: A running job whose heartbeat is older than this belonged to a dead worker.
 STALE_AFTER_S: Final = 30.0
-#: A job whose worker died this many times is failed instead of started again.
-MAX_ATTEMPTS: Final = 25
+#: A job whose worker died this many times in a row (no progress in between) is failed
+#: instead of started again. High enough that an engine killed at random moments (the
+#: kill tests: 20 kills, some before a job got anywhere) never fails a healthy job; a job
+#: that kills its engine at once each time still ends failed after a few minutes.
+MAX_CRASHES: Final = 25
+MAX_ATTEMPTS: Final = MAX_CRASHES  # the former name
 PAUSE_USER: Final = 1
 PAUSE_SHUTDOWN: Final = 2
 
@@ -44,12 +57,19 @@ def job_from_row(r: Mapping[str, Any]) -> Job:
         pause_requested=bool(r["pause_requested"]), worker=r["worker"], attempts=r["attempts"],
         heartbeat_at=r["heartbeat_at"], created_at=r["created_at"], started_at=r["started_at"],
         finished_at=r["finished_at"], updated_at=r["updated_at"],
+        lane=r["lane"] if "lane" in r.keys() else None,
     )
 
 
 def worker_id() -> str:
     """``host:pid`` of this process: lets a worker on the same host see a dead one."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _live(row: Mapping[str, Any], now: float, stale_after_s: float) -> bool:
+    """A running row whose worker still beats (and, on this host, still exists)."""
+    beat = row["heartbeat_at"] or 0.0
+    return now - beat < stale_after_s and not _pid_dead(row["worker"])
 
 
 def _pid_dead(worker: str | None) -> bool:
@@ -172,51 +192,87 @@ class JobQueue:
     def recover_stale(self, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
         """Re-queue running jobs whose worker died (heartbeat too old, or pid gone here).
 
-        They keep their checkpoint, so a resumable job continues where it was. A job whose
-        workers died ``MAX_ATTEMPTS`` times is failed: it is probably what kills them.
+        Any live worker calls this every few seconds, not only when it starts. The jobs
+        keep their checkpoint, so a resumable job continues where it was. Each death is
+        a crash (``attempts + 1``); after ``MAX_CRASHES`` in a row the job is failed,
+        the message naming what it was doing when its engine last died.
         """
         now = time.time()
         recovered: list[int] = []
         with self.store.transaction() as c:
-            rows = c.execute("SELECT id, worker, heartbeat_at, attempts FROM jobs WHERE state = 'running'").fetchall()
+            rows = c.execute("SELECT id, worker, heartbeat_at, attempts, status_text, progress FROM jobs "
+                             "WHERE state = 'running'").fetchall()
             for r in rows:
-                beat = r["heartbeat_at"] or 0.0
-                if now - beat < stale_after_s and not _pid_dead(r["worker"]):
+                if _live(r, now, stale_after_s):
                     continue
-                if r["attempts"] >= MAX_ATTEMPTS:
-                    c.execute("UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, error_text = ? "
-                              "WHERE id = ?", (now, now, f"the engine died {r['attempts']} times while running this job",
-                                               r["id"]))
+                crashes = int(r["attempts"]) + 1
+                last = (f"last: engine {r['worker'] or '?'} stopped at {100 * (r['progress'] or 0):.0f} %"
+                        + (f" ({r['status_text']})" if r["status_text"] else ""))
+                if crashes >= MAX_CRASHES:
+                    c.execute("UPDATE jobs SET state = 'failed', finished_at = ?, updated_at = ?, attempts = ?, "
+                              "lane = NULL, error_text = ?, status_text = ? WHERE id = ?",
+                              (now, now, crashes, f"the engine died {crashes} times in a row while running this "
+                               f"job; {last}", f"failed: the engine died {crashes} times in a row", r["id"]))
                 else:
-                    c.execute("UPDATE jobs SET state = 'queued', worker = NULL, pause_requested = 0, updated_at = ?, "
-                              "status_text = 'resuming after an engine crash' WHERE id = ?", (now, r["id"]))
+                    c.execute("UPDATE jobs SET state = 'queued', worker = NULL, lane = NULL, pause_requested = 0, "
+                              "attempts = ?, updated_at = ?, error_text = ?, "
+                              "status_text = 'resuming after an engine crash' WHERE id = ?",
+                              (crashes, now, f"the engine died while running this job; {last}", r["id"]))
                 recovered.append(r["id"])
         return recovered
 
-    def claim(self, worker: str, *, only: int | None = None) -> Job | None:
-        """Atomically take the next queued job (or job ``only``) for ``worker``.
+    def held_lanes(self, *, stale_after_s: float = STALE_AFTER_S) -> LaneState:
+        """The lanes held by running jobs of live workers (orphans hold nothing)."""
+        now = time.time()
+        rows = self.store.connection.execute(
+            "SELECT lane, worker, heartbeat_at FROM jobs WHERE state = 'running' AND lane IS NOT NULL").fetchall()
+        return LaneState(tuple(r["lane"] for r in rows if _live(r, now, stale_after_s)))
 
-        An exclusive (compute) job is skipped while another exclusive job runs.
+    def claim(self, worker: str, *, only: int | None = None, stale_after_s: float = STALE_AFTER_S) -> Job | None:
+        """Atomically take the next queued job (or job ``only``) a free lane allows.
+
+        Within a lane the queue order holds: once the first waiting job of a lane cannot
+        start, no later job of that lane jumps ahead of it. Call again to fill more lanes.
         """
         now = time.time()
         with self.store.transaction() as c:
             rows = c.execute(
-                "SELECT id, kind FROM jobs WHERE state = 'queued'" + (" AND id = ?" if only is not None else "")
-                + " ORDER BY priority DESC, id", (() if only is None else (only,)),
-            ).fetchall()
-            running = [r["kind"] for r in c.execute("SELECT kind FROM jobs WHERE state = 'running'")]
-            busy = any(_is_exclusive(k) for k in running)
+                "SELECT id, kind, params FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id").fetchall()
+            if not rows:
+                return None
+            state = self.held_lanes(stale_after_s=stale_after_s)
+            gpus: int | None = None
+            blocked: set[str] = set()
             for r in rows:
-                if busy and _is_exclusive(r["kind"]):
+                if only is not None and r["id"] != only:
+                    continue
+                try:
+                    kind = get_kind(r["kind"])
+                except JobError:
+                    continue  # a kind this engine does not know (a newer version queued it)
+                if kind.resource.startswith("gpu:") and gpus is None:
+                    gpus = gpu_count()
+                params = json.loads(r["params"] or "{}")
+                need = need_of(kind.resource, params, cpu_fallback=kind.cpu_fallback, gpus=gpus)
+                if need.lane in blocked:
+                    continue
+                lane = state.assign(need, gpus=gpus or 0, cpu_cap=cpu_job_cap())
+                if lane is None:
+                    blocked.add(need.lane)
                     continue
                 c.execute(
-                    "UPDATE jobs SET state = 'running', worker = ?, attempts = attempts + 1, heartbeat_at = ?, "
+                    "UPDATE jobs SET state = 'running', worker = ?, lane = ?, heartbeat_at = ?, "
                     "started_at = coalesce(started_at, ?), updated_at = ?, cancel_requested = 0, pause_requested = 0, "
                     "error_text = NULL WHERE id = ? AND state = 'queued'",
-                    (worker, now, now, now, r["id"]),
+                    (worker, lane, now, now, now, r["id"]),
                 )
                 return self.job(r["id"])
         return None
+
+    def progressed(self, job_id: int, worker: str) -> None:
+        """The run got past where it started (a new checkpoint): its crashes are no longer in a row."""
+        with self.store.transaction() as c:
+            c.execute("UPDATE jobs SET attempts = 0 WHERE id = ? AND worker = ? AND attempts > 0", (job_id, worker))
 
     def finish(self, job_id: int, worker: str, state: str, *, result: JobResult | None = None,
                error: str | None = None, status: str | None = None) -> bool:
@@ -231,10 +287,11 @@ class JobQueue:
             cur = c.execute(
                 "UPDATE jobs SET state = ?, result = coalesce(?, result), error_text = ?, status_text = ?, "
                 "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END, finished_at = ?, updated_at = ?, "
-                "worker = CASE WHEN ? THEN worker ELSE NULL END, cancel_requested = 0, pause_requested = 0 "
+                "worker = CASE WHEN ? THEN worker ELSE NULL END, cancel_requested = 0, pause_requested = 0, lane = NULL, "
+                "attempts = CASE WHEN ? IN ('failed', 'cancelled') THEN attempts ELSE 0 END "
                 "WHERE id = ? AND state = 'running' AND worker = ?",
                 (state, json.dumps(result.to_json()) if result else None, error, text, state,
-                 now if final else None, now, final, job_id, worker),
+                 now if final else None, now, final, state, job_id, worker),
             )
             return cur.rowcount == 1
 
@@ -244,10 +301,3 @@ class JobQueue:
             raise JobError(f"job {job_id} is running; cancel it first")
         with self.store.transaction() as c:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-
-
-def _is_exclusive(kind: str) -> bool:
-    try:
-        return get_kind(kind).exclusive
-    except JobError:
-        return False

@@ -47,6 +47,11 @@ class JobKind(Generic[P]):
     exclusive : the job needs the compute device to itself (training, extraction); a
         worker never starts one while another exclusive job runs in the project.
     resumable : the job saves checkpoints and continues from them after a pause or crash.
+    resource : what the job runs on (:mod:`engine.jobs.lanes`): ``gpu:N``, ``cpu`` or
+        ``io``. Kinds that do not say get ``cpu`` when exclusive (compute-heavy) and
+        ``io`` otherwise, so a new kind gets a sensible lane without knowing of lanes.
+    cpu_fallback : a ``gpu:N`` kind that also runs on the processor (its ``device``
+        parameter ``cpu``, or no GPU): it then runs in the ``cpu`` lane.
     """
 
     name: str
@@ -55,6 +60,8 @@ class JobKind(Generic[P]):
     description: str
     exclusive: bool
     resumable: bool
+    resource: str = "io"
+    cpu_fallback: bool = False
 
     def parse(self, raw: Mapping[str, Any]) -> P:
         return _build(self, raw)
@@ -64,14 +71,18 @@ _KINDS: dict[str, JobKind[Any]] = {}
 
 
 def job_kind(
-    name: str, params: type[P], *, description: str, exclusive: bool = False, resumable: bool = True
+    name: str, params: type[P], *, description: str, exclusive: bool = False, resumable: bool = True,
+    resource: str | None = None, cpu_fallback: bool = False,
 ) -> Callable[[Callable[[JobContext, P], JobResult | None]], Callable[[JobContext, P], JobResult | None]]:
     """Declare a job kind (a decorator on its run function)."""
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"parameters of job kind {name!r} must be a dataclass")
+    from engine.jobs.lanes import check_resource
+
+    res = check_resource(resource or ("cpu" if exclusive else "io"))
 
     def register(fn: Callable[[JobContext, P], JobResult | None]) -> Callable[[JobContext, P], JobResult | None]:
-        _KINDS[name] = JobKind(name, params, fn, description, exclusive, resumable)
+        _KINDS[name] = JobKind(name, params, fn, description, exclusive, resumable, res, cpu_fallback)
         return fn
 
     return register

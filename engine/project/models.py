@@ -250,6 +250,8 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     updated_at: float = 0.0
+    #: the lane a running job holds (``gpu:0``, ``compute``, ``cpu``, ``io``; engine.jobs.lanes)
+    lane: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -53,6 +53,9 @@ class TrainRequest:
         folder of any project): encoder and inter kept, decoders reset unless
         ``keep_decoders`` (:mod:`engine.swap.pretrained`); its shape is the source's.
     fault_nan_at : testing aid: make this iteration's loss NaN once.
+    preview_every_s : seconds between previews besides ``preview_every`` iterations (and one
+        at the start); None: 60 on a CPU, 30 on a GPU; 0: by iterations only.
+    fault_inf_grad_at : testing aid: make this iteration's gradients infinite once.
     """
 
     preset: str | None = None
@@ -92,6 +95,8 @@ class TrainRequest:
     pretrain_faces: str | None = None
     from_pretrained: str | None = None
     keep_decoders: bool = False
+    preview_every_s: float | None = None
+    fault_inf_grad_at: int | None = None
 
     def __post_init__(self) -> None:
         # Raised as ValueError so the job registry refuses the job when it is queued.
@@ -101,6 +106,8 @@ class TrainRequest:
             raise ValueError(f"checkpoint_every_s must be >= 0.1, got {self.checkpoint_every_s}")
         if self.preview_every < 0 or self.metric_every < 1:
             raise ValueError("preview_every must be >= 0 and metric_every >= 1")
+        if self.preview_every_s is not None and not 0 <= self.preview_every_s <= 86400:
+            raise ValueError(f"preview_every_s must be 0-86400 seconds, got {self.preview_every_s}")
         if self.iterations is not None and self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.keep_backups < 0 or self.keep_hourly < 0:

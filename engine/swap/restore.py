@@ -66,7 +66,7 @@ class CheckpointInfo:
     name : ``latest`` or the backup folder's name (``00000012-it4000``).
     iteration, serial, saved_at : from its state.
     is_latest : it is ``latest/``.
-    has_optimizer : the optimiser file is there (hourly backups drop it).
+    has_optimizer : the optimiser file is there (only `latest` keeps it: backups hold weights).
     size_bytes : its files together.
     """
 

@@ -5,9 +5,18 @@ needs: the model's row in the project, its checkpoint folder, the face sets, and
 loop with its timers (checkpoint every N minutes, preview every N iterations, metric
 rows), its stops (target reached, pause, cancel, shutdown: all checkpoint first) and
 the **collapse guard**: a loss that turns NaN/inf or jumps far above its running median
-rolls the model back to the last checkpoint (always a good one: a checkpoint is written
-only after its step passed the guard), halves the learning rate, draws different
-batches, records an event and carries on; the job's status line says so.
+or a gradient that is not finite (its update is never applied) rolls the model back to
+the newest checkpoint that passed the guard, halves the learning rate, draws different
+batches, records an event and carries on; the job's status line says so. A checkpoint
+is written only once the weights and optimizer state are finite and the loss *after*
+the update (on the preview's fixed faces) is within the guard's bounds; one that fails
+is a rollback instead, and a rollback falls back through the backups past any
+checkpoint whose tensors are not finite, so bad weights are never kept nor returned to.
+
+Previews come at the start, then every ``preview_every`` iterations and every
+``preview_every_s`` seconds (60 on a CPU, 30 on a GPU), so a slow CPU run shows the model
+learning within its first minute. On a CPU shared with other jobs (engine.jobs.lanes)
+training takes the threads its lane leaves it and says so in its status.
 
 The same code runs in the worker process (one device) and in every DDP rank; only rank
 0 reports and writes files (``ctx`` is None on the other ranks), and the stop decision
@@ -34,6 +43,7 @@ from engine.project.store import ProjectStore
 from engine.swap import checkpoint
 from engine.swap.config import ModelConfig, SwapConfigError, TrainConfig
 from engine.swap.dataset import select_faces, training_selection
+from engine.swap.optim import CollapseGuard
 from engine.swap.request import TrainRequest
 from engine.swap.runtime import tuned_cpu_allocator
 from engine.swap.trainer import DistInfo, Trainer
@@ -111,11 +121,12 @@ def prepare_model(ctx: JobContext, req: TrainRequest) -> int:
 
 
 # ---------------------------------------------------------------------------- helpers
-def pick_device(req: TrainRequest, dist: DistInfo) -> torch.device:
+def pick_device(req: TrainRequest, dist: DistInfo, gpu_index: int | None = None) -> torch.device:
     if req.device and req.device != "cuda":
         return torch.device(req.device)
     if torch.cuda.is_available() and req.device != "cpu":
-        return torch.device("cuda", dist.local_rank)
+        # A worker's GPU lane names the device (one job per GPU); DDP ranks use their own.
+        return torch.device("cuda", gpu_index if gpu_index is not None and dist.world == 1 else dist.local_rank)
     return torch.device("cpu")
 
 
@@ -162,6 +173,20 @@ def _faces(store: ProjectStore, cfg: ModelConfig, eff: TrainConfig, req: TrainRe
     return stored(src, share), stored(dst, 1.0 - share)
 
 
+def _out_of_bounds(guard: CollapseGuard, losses: tuple[float, float]) -> str | None:
+    """The guard's test, without remembering the values: not finite, or above its factor
+    times the running median of the training losses (once it has enough of them)."""
+    for name, value, hist in zip(("src", "dst"), losses, guard.state() or [[], []], strict=False):
+        if not math.isfinite(value):
+            return f"{name} loss after the update is {value}"
+        if len(hist) >= guard.min_history:
+            median = sorted(hist)[len(hist) // 2]
+            if value > guard.factor * median:
+                return (f"{name} loss after the update {value:.4g} is above {guard.factor:g}x "
+                        f"the running median {median:.4g}")
+    return None
+
+
 # ---------------------------------------------------------------------------- the session
 class Session:
     """One run of the training loop for one model (see the module docstring)."""
@@ -170,9 +195,18 @@ class Session:
                  dist: DistInfo = DistInfo()) -> None:
         self.ctx, self.store, self.req, self.model_id, self.dist = ctx, store, req, model_id, dist
         self.folder = model_folder(store, model_id)
-        self.device = pick_device(req, dist)
-        latest = checkpoint.find_latest(self.folder)
-        ckpt = checkpoint.load(latest, device=self.device) if latest is not None else None
+        self.device = pick_device(req, dist, ctx.gpu_index if ctx is not None else None)
+        # The newest checkpoint whose tensors are finite (one written by an older version
+        # without the check may not be): a resume never starts from bad weights either.
+        found = None
+        if checkpoint.find_latest(self.folder) is not None:
+            found = checkpoint.load_newest_good(self.folder, device=self.device)
+            if found is None:
+                raise SwapTrainingError(f"{self.folder}: no checkpoint of model {model_id} has finite weights; "
+                                        "restore one from elsewhere or train a new model")
+        ckpt = found[0] if found is not None else None
+        if found is not None and found[1]:
+            log.warning("model %s: resuming past %s", model_id, "; ".join(found[1]))
         if ckpt is not None:
             model_cfg, train_cfg = req.continued_configs(
                 model_id, ModelConfig.from_json(ckpt.state["model_config"]),
@@ -189,6 +223,7 @@ class Session:
         self.trainer = Trainer(model_cfg, train_cfg, src, dst, device=self.device, seed=seed, target=self.target,
                                dist=dist, compile=req.compile)
         self.trainer.fault_nan_at = req.fault_nan_at
+        self.trainer.fault_inf_grad_at = req.fault_inf_grad_at
         self.resumed_from: int | None = None
         #: A checkpoint of the current phase must exist before the first step (rollbacks).
         self.initial_save = ckpt is None
@@ -213,47 +248,89 @@ class Session:
         if self.ctx is not None:
             self.ctx.event(kind, text, step=self.trainer.iteration if hasattr(self, "trainer") else None)
 
-    def save(self) -> None:
-        """Checkpoint (rank 0): files, the model row, and the job's resume point."""
+    def verify(self) -> str | None:
+        """Why the current weights must not be checkpointed, or None: every tensor
+        finite, and the loss after the update within the collapse guard's bounds."""
+        t = self.trainer
+        bad = checkpoint.nonfinite(t.weights(), "weights") or checkpoint.nonfinite(t.part_weights(), "parts") \
+            or checkpoint.nonfinite(t.optimizer_state(), "optimizer state") \
+            or checkpoint.nonfinite(t.part_optimizers(), "parts' optimizer state")
+        if bad is not None:
+            return f"{bad} not finite"
+        return _out_of_bounds(t.guard, t.probe_loss())
+
+    def save(self) -> bool:
+        """Checkpoint (rank 0): files, the model row, and the job's resume point.
+
+        Only after :meth:`verify` passed (on every rank alike); otherwise it rolls back
+        instead and returns False.
+        """
+        bad = self.verify()
+        if _sync([float(bad is not None)], self.dist, self.device)[0] > 0:
+            self.rollback(f"checkpoint refused: {bad or 'another rank refused it'}")
+            return False
         self.consecutive_rollbacks = 0
         if not self.dist.main:
-            return
+            return True
         if self.ctx is not None:
             self.ctx.flush()  # the loss curve is never behind a checkpoint, even if killed right here
         t = self.trainer
         state = t.state()
         state.update(target=self.target, model_id=self.model_id)
         checkpoint.save(self.folder, weights=t.weights(), state=state, optimizer=t.optimizer_state(),
-                        keep_last=self.req.keep_backups, keep_hourly=self.req.keep_hourly)
+                        keep_last=self.req.keep_backups, keep_hourly=self.req.keep_hourly,
+                        modules=t.part_weights(), optimizers=t.part_optimizers())
         config = json.dumps({"model": t.model_cfg.to_json(), "train": t.train_cfg.to_json(), "preset": self.req.preset})
         with self.store.transaction() as c:
             c.execute("UPDATE models SET iteration = ?, config = ?, updated_at = ? WHERE id = ?",
                       (t.iteration, config, time.time(), self.model_id))
         if self.ctx is not None:
             self.ctx.save_checkpoint({"model_id": self.model_id, "iteration": t.iteration})
+        return True
 
     def rollback(self, reason: str) -> None:
-        """Back to the newest checkpoint with half the learning rate (every rank)."""
+        """Back to the newest good checkpoint with half the learning rate (every rank)."""
         t = self.trainer
         at = t.iteration
         self.consecutive_rollbacks += 1
         if self.consecutive_rollbacks > MAX_ROLLBACKS:
             raise SwapTrainingError(f"training diverged {MAX_ROLLBACKS + 1} times in a row near iteration {at} "
                                     f"({reason}); check the face sets or lower the learning rate")
-        latest = checkpoint.find_latest(self.folder)
-        if latest is None:
-            raise SwapTrainingError(f"{self.folder}: no checkpoint to roll back to ({reason})")
+        pretrain = bool(t.train_cfg.pretrain)
+        found = checkpoint.load_newest_good(
+            self.folder, device=self.device,
+            skip=lambda st: bool(st.get("train_config", {}).get("pretrain")) != pretrain)  # this phase's only
+        if found is None:
+            raise SwapTrainingError(f"{self.folder}: no good checkpoint to roll back to ({reason})")
+        ckpt, passed = found
+        for why in passed:
+            log.warning("model %s: rollback passed over %s", self.model_id, why)
         scale, count = t.lr_scale, t.rollbacks
-        t.load(checkpoint.load(latest, device=self.device))
+        t.load(ckpt)
         t.rollbacks = count + 1  # cumulative, even over several rollbacks to one checkpoint
         t.lr_scale = min(scale, t.lr_scale) * 0.5
         # Different batches from here on: the ones that diverged are not replayed.
         t.gen.manual_seed(t.seed + 7919 * t.rollbacks)
-        text = (f"iteration {at + 1}: {reason}; rolled back to iteration {t.iteration}, "
-                f"learning rate now x{t.lr_scale:g}")
+        text = (f"iteration {at + 1}: {reason}; rolled back to iteration {t.iteration}"
+                + (f" ({ckpt.path.name}, past {len(passed)} bad checkpoint(s))" if passed else "")
+                + f", learning rate now x{t.lr_scale:g}")
         log.warning("model %s: %s", self.model_id, text)
         self._event("rollback", text)
+        if self.ctx is not None:
+            self.ctx.discard_metrics_after(t.iteration)  # the diverged segment is redone
         self.notice = f" · rolled back at {at + 1} ({reason.split(';')[0]})"
+
+    def _share_cpu(self, base: int) -> str:
+        """On a processor shared with other jobs, take the threads the lane leaves."""
+        if self.ctx is None or self.device.type != "cpu" or self.dist.world > 1:
+            return ""
+        n, note = self.ctx.cpu_threads()
+        want = min(base, n) if note else base
+        if torch.get_num_threads() != want:
+            torch.set_num_threads(want)
+            if note:
+                self._event("cpu", f"{note} (of {base})")
+        return f" · {note}" if note else ""
 
     # ------------------------------------------------------------------ loop
     def run(self) -> JobResult:
@@ -264,6 +341,8 @@ class Session:
         t, ctx, req = self.trainer, self.ctx, self.req
         if self.resumed_from is not None and ctx is not None:
             ctx.save_checkpoint({"model_id": self.model_id, "iteration": t.iteration})
+            # The killed run's rows past this checkpoint are redone: one row per step.
+            ctx.discard_metrics_after(t.iteration)
             self._event("resume", f"resumed from the checkpoint at iteration {self.resumed_from}")
         if self.initial_save:
             self.save()  # there is always a checkpoint of this phase to roll back to
@@ -274,11 +353,28 @@ class Session:
         last_save = time.monotonic()
         window = {"src": 0.0, "dst": 0.0, "n": 0, "prep": 0.0, "t0": time.perf_counter()}
         src_loss = dst_loss = math.nan
-        first_iteration = t.iteration
+        preview_s = req.preview_every_s if req.preview_every_s is not None else (30.0 if t.cuda else 60.0)
+        base_threads = torch.get_num_threads()
+        sharing = self._share_cpu(base_threads)
+        last_preview = time.monotonic()
+        if ctx is not None and (req.preview_every or preview_s):
+            ctx.preview(t.preview(), step=t.iteration)  # at the start: what the model does now
+        try:
+            return self._steps(window, last_save, last_preview, preview_s, base_threads, sharing)
+        finally:
+            if torch.get_num_threads() != base_threads:
+                torch.set_num_threads(base_threads)
+
+    def _steps(self, window: dict[str, float], last_save: float, last_preview: float, preview_s: float,
+               base_threads: int, sharing: str) -> JobResult:
+        t, ctx, req = self.trainer, self.ctx, self.req
+        src_loss = dst_loss = math.nan
+        last_share = time.monotonic()
         while True:
             if self.target and t.iteration >= self.target:
-                self.save()
-                break
+                if self.save():
+                    break
+                continue  # refused and rolled back: train the lost steps again
             t0 = time.perf_counter()
             batches = t.next_batches()
             prep = time.perf_counter() - t0
@@ -286,10 +382,13 @@ class Session:
             # Rank 0 decides stops and saves; one all-reduce carries them with the losses.
             stop = _STOP_CODES[ctx.stop_reason()] if ctx is not None else 0
             due = float(self.dist.main and time.monotonic() - last_save >= req.checkpoint_every_s)
-            src_loss, dst_loss, stop_sum, save_due = _sync(
-                [float(losses.src), float(losses.dst), float(stop), due], self.dist, self.device)
+            src_loss, dst_loss, stop_sum, save_due, skipped = _sync(
+                [float(losses.src), float(losses.dst), float(stop), due, float(t.skipped is not None)],
+                self.dist, self.device)
             src_loss, dst_loss = src_loss / self.dist.world, dst_loss / self.dist.world
-            bad = t.guard.check([src_loss, dst_loss])
+            # A bad loss names the cause; a finite loss with a gradient that is not is caught too.
+            bad = t.guard.check([src_loss, dst_loss]) or (
+                (t.skipped or "a gradient is not finite on another rank") if skipped > 0 else None)
             if bad is not None:
                 self.rollback(bad)
                 window.update(src=0.0, dst=0.0, n=0, prep=0.0, t0=time.perf_counter())
@@ -314,17 +413,22 @@ class Session:
                     return JobResult()
                 raise JobInterrupted(reason)
             if save_due:
-                self.save()
+                if self.save():
+                    self.notice = ""
                 last_save = time.monotonic()
-                self.notice = ""
             if ctx is None:
                 continue
-            if req.preview_every and (t.iteration % req.preview_every == 0 or t.iteration == first_iteration + 1):
+            now = time.monotonic()
+            if now - last_share >= 2.0:
+                sharing = self._share_cpu(base_threads)
+                last_share = now
+            if (req.preview_every and t.iteration % req.preview_every == 0) or (preview_s and now - last_preview >= preview_s):
                 ctx.preview(t.preview(), step=t.iteration)
+                last_preview = now
             frac = t.iteration / self.target if self.target else 0.0
             speed = f" · {self.last_ms:.0f} ms/it" if self.last_ms else ""
             ctx.progress(frac, f"iteration {t.iteration}{'/' + str(self.target) if self.target else ''} · "
-                               f"src {src_loss:.4f} · dst {dst_loss:.4f}{speed}{self.notice}")
+                               f"src {src_loss:.4f} · dst {dst_loss:.4f}{speed}{self.notice}{sharing}")
         if ctx is not None and window["n"]:
             self._metrics(window)
         first = self.first_losses or (math.nan, math.nan)

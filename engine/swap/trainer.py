@@ -124,6 +124,12 @@ class Trainer:
         self.history: dict[str, Any] = {"every": 1, "src": [], "dst": []}
         self.guard = CollapseGuard()
         self.fault_nan_at: int | None = None
+        #: testing aid: make this iteration's gradients infinite once (through grad clipping)
+        self.fault_inf_grad_at: int | None = None
+        #: why the last step's update was not applied (a non-finite gradient), else None
+        self.skipped: str | None = None
+        #: extra named parts saved and restored with the model (see :meth:`add_part`)
+        self.parts: dict[str, tuple[nn.Module, torch.optim.Optimizer | None]] = {}
         self.configure(train_cfg)
 
     # ------------------------------------------------------------------ setup
@@ -269,9 +275,20 @@ class Trainer:
             parts = StepLosses(parts.src * float("nan"), parts.dst)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.skipped = None
+        if self.fault_inf_grad_at is not None and self.iteration + 1 == self.fault_inf_grad_at:
+            self.fault_inf_grad_at = None  # one-shot: a test's injected fault
+            next(p for p in self.model.parameters() if p.grad is not None).grad.view(-1)[0] = float("inf")
         if self.eff.clip_grad > 0:
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
-                                           self.eff.clip_grad, foreach=True)
+            norm = torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.grad is not None],
+                                                  self.eff.clip_grad, foreach=True)
+            # Clipping an infinite norm multiplies by 0: inf * 0 is NaN, and one step would
+            # poison every weight. Such an update is never applied; the loop rolls back.
+            if not bool(torch.isfinite(norm)):
+                self.skipped = f"gradient norm is {float(norm)}"
+                self.optimizer.zero_grad(set_to_none=True)
+                self._last = None
+                return parts
         if self.eff.lr_dropout != "n":
             self._dropout_update()
         else:
@@ -280,6 +297,43 @@ class Trainer:
             self._discriminator_step()
         self._last = None
         return parts
+
+    @torch.no_grad()
+    def probe_loss(self, rows: int = 4) -> tuple[float, float]:
+        """The losses of the current weights on fixed, unaugmented faces (the preview's):
+        what a checkpoint is checked with after the update, without drawing any batch
+        (the generator's stream, and so the resume's exactness, stay as they are)."""
+        self.model.eval()
+        try:
+            out: list[float] = []
+            si = torch.tensor(self.src.preview_indices(rows), device=self.device)
+            di = torch.tensor(self.dst.preview_indices(rows), device=self.device)
+            k = min(len(si), len(di))
+            src_img, src_mask = self.src.gather(si[:k])
+            dst_img, dst_mask = self.dst.gather(di[:k])
+            src, dst = self._fmt(augment.to_float(src_img)), self._fmt(augment.to_float(dst_img))
+            sm, dm = augment.to_float(src_mask), augment.to_float(dst_mask)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+                res = self.model(src, dst)
+            ls = self.loss_fn(res.src, res.src_mask, src.float(), sm[:, :1], sm[:, 1:2])
+            ld = self.loss_fn(res.dst, res.dst_mask, dst.float(), dm[:, :1], dm[:, 1:2])
+            out = [float(ls.total), float(ld.total)]
+            return out[0], out[1]
+        finally:
+            self.model.train()
+
+    # ------------------------------------------------------------------ extra parts
+    def add_part(self, name: str, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Save and restore ``module`` (and its ``optimizer``) with the model: a GAN
+        discriminator, a second network. The checkpoint writes ``<name>.safetensors``
+        and ``optimizer-<name>.pt``; the collapse guard checks them like the model."""
+        self.parts[name] = (module, optimizer)
+
+    def part_weights(self) -> dict[str, dict[str, Tensor]]:
+        return {n: m.state_dict() for n, (m, _) in self.parts.items()}
+
+    def part_optimizers(self) -> dict[str, dict[str, Any]]:
+        return {n: o.state_dict() for n, (_, o) in self.parts.items() if o is not None}
 
     def record(self, src_loss: float, dst_loss: float) -> None:
         """Append one step's (synchronised) losses to the history, bounded in length."""
@@ -388,6 +442,14 @@ class Trainer:
             torch.set_rng_state(_rng_from_text(rng["torch_cpu"]))
         if self.cuda and "torch_cuda" in rng:
             torch.cuda.set_rng_state(_rng_from_text(rng["torch_cuda"]), self.device)
+        for name, (module, opt) in self.parts.items():
+            if name in ckpt.modules:
+                module.load_state_dict(ckpt.modules[name], strict=True)
+            if opt is not None and restore_optimizer and name in ckpt.optimizers:
+                try:
+                    opt.load_state_dict(ckpt.optimizers[name])
+                except (ValueError, KeyError, RuntimeError):
+                    pass  # another shape of the part's optimizer: its moments restart
         same_kind = st.get("train_config", {}).get("optimizer") == self.eff.optimizer
         saved_optim = dict(ckpt.optimizer) if ckpt.optimizer is not None else None
         extra_optim = saved_optim.pop(OPTIMIZER_KEY, None) if saved_optim is not None else None

@@ -12,7 +12,7 @@ from engine.jobs.registry import JobResult, job_kind
 from engine.merge.render import RenderParams
 
 
-@job_kind("render", RenderParams, exclusive=True, resumable=True,
+@job_kind("render", RenderParams, exclusive=True, resumable=True, resource="gpu:1", cpu_fallback=True,
           description="merge a clip with a swap model into a video (H.264/H.265), PNGs or RGBA patches")
 def run_render(ctx: JobContext, p: RenderParams) -> JobResult:
     from engine.merge.render import run_render as run

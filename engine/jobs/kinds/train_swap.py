@@ -14,7 +14,7 @@ from engine.swap.request import TrainRequest
 
 
 @job_kind("train_swap", TrainRequest, description="train a swap model (DF/LIAE) on the project's faces",
-          exclusive=True, resumable=True)
+          exclusive=True, resumable=True, resource="gpu:1")
 def run_train_swap(ctx: JobContext, p: TrainRequest) -> JobResult:
     if p.devices > 1:
         from engine.swap.ddp import launch

@@ -126,10 +126,18 @@ def test_pause_mid_scan_then_resume_continues(tmp_path: Path, sample_clips: dict
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    if not path.exists():
+    """Children of every thread of ``pid`` (jobs run on their own threads, and a process
+    is listed under the thread that started it)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not (tasks / str(pid) / "children").exists():
         pytest.skip("needs Linux /proc")
-    return [int(c) for c in path.read_text().split()]
+    out: list[int] = []
+    for task in tasks.iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue  # the thread ended meanwhile
+    return out
 
 
 def test_a_killed_engine_leaves_whole_frames_and_the_rerun_completes(

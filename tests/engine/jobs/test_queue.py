@@ -166,8 +166,12 @@ def test_stale_running_job_is_requeued(queue: JobQueue, project: ProjectStore) -
         c.execute("UPDATE jobs SET state = 'running', worker = 'elsewhere:124', heartbeat_at = ? WHERE id = ?",
                   (time.time(), fresh.id))
     assert queue.recover_stale() == [job.id]
+    back = queue.job(job.id)
+    assert back.state == "queued" and back.attempts == 2  # a crash counts; the claims did not
+    assert "engine elsewhere:123 stopped" in back.error_text
     run_worker(project.root)
-    assert queue.job(job.id).state == "done" and queue.job(job.id).attempts == 2
+    # Done, and its run got past its checkpoint: the crashes are no longer "in a row".
+    assert queue.job(job.id).state == "done" and queue.job(job.id).attempts == 0
     assert queue.job(fresh.id).state == "running"  # its worker is alive elsewhere
 
 

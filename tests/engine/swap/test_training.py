@@ -41,7 +41,8 @@ def test_training_reports_and_saves_everything(trained_swap: Any, job_runner: An
     step = np.median([v for _, v in series(root, job.id, "ms_per_iter")])
     assert prep < 0.1 * step  # batch preparation is under a tenth of a step
     previews = sorted((root / "previews" / str(job.id)).glob("*.jpg"))
-    assert [p.stem for p in previews] == ["00000001", "00000100", "00000200"]
+    assert [p.stem for p in previews][:1] == ["00000000"]  # at the start, then by iterations and by the clock
+    assert {"00000100", "00000200"} <= {p.stem for p in previews}
     img = cv2.imread(str(previews[-1]))
     assert img.shape == (4 * 64, 5 * 64, 3)  # rows of faces; src, src->src, dst, dst->dst, dst->src
     with ProjectStore.open(root, readonly=True) as store:
