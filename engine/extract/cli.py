@@ -65,7 +65,8 @@ def register(sub: Any) -> None:
     p.add_argument("--face-type", choices=("half", "mid_full", "full", "whole", "head"),
                    help="crop framing (default whole)")
     p.add_argument("--size", type=int, help="crop side in pixels, 64-1024 (default 256)")
-    p.add_argument("--backend", choices=("dlib", "fan"), help="detector and landmarks (default dlib)")
+    p.add_argument("--backend", choices=("mediapipe", "dlib", "fan"),
+                   help="detector and landmarks (default mediapipe; dlib is the fast HOG option)")
     p.add_argument("--smooth", type=float, metavar="S", help="landmark smoothing along tracks, 0-1")
     p.add_argument("--embed-sample", type=int, metavar="N", help="embeddings per track (default 5)")
     p.add_argument("--processes", type=int, metavar="N", help="analysis processes (default: one per core)")

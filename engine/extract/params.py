@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 FaceTypeName = Literal["half", "mid_full", "full", "whole", "head"]
-BackendName = Literal["dlib", "fan"]
+BackendName = Literal["mediapipe", "dlib", "fan"]
 MIN_SIZE: Final = 64
 MAX_SIZE: Final = 1024
 
@@ -38,7 +38,9 @@ class ExtractParams:
     min_face : ignore detections narrower than this many frame pixels.
     max_faces : keep at most this many faces per frame, the largest; ``None``: all.
     face_type, size : framing and side of the aligned crops (64-1024).
-    backend : face detector + landmarker.
+    backend : face detector + landmarker: ``mediapipe`` (default; profiles and small
+        faces), ``dlib`` (HOG, fast; also the fallback when mediapipe's weights are
+        missing), ``fan``.
     smooth : temporal landmark smoothing along each track, 0 (off) to 1 (strong).
     embed_sample : identity embeddings computed per track (the sharpest faces of
         equal stretches); persons are clustered from track means of these.
@@ -57,7 +59,7 @@ class ExtractParams:
     max_faces: int | None = None
     face_type: FaceTypeName = "whole"
     size: int = 256
-    backend: BackendName = "dlib"
+    backend: BackendName = "mediapipe"
     smooth: float = 0.0
     embed_sample: int = 5
     processes: int | None = None

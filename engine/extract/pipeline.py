@@ -81,6 +81,7 @@ class ExtractOutcome:
 
     clips: list[Clip]
     plans: list[ClipPlan]
+    fallback: str = ""
     scan: ScanReport = field(default_factory=ScanReport)
     touched: set[int] = field(default_factory=set)
     persons: PersonReport = field(default_factory=PersonReport)
@@ -101,7 +102,7 @@ class ExtractOutcome:
     def message(self) -> str:
         faces, frames, n = len(self.scan.face_ids), self.scan.total_frames, len(self.clips)
         text = f"{_count(faces, 'face')} on {_count(frames, 'frame')} of {_count(n, 'clip')}"
-        notes = []
+        notes = [self.fallback] if self.fallback else []
         if faces == 0 and frames:
             notes.append("no faces found")
         if self.already_done:
@@ -121,6 +122,7 @@ class ExtractOutcome:
     def data(self) -> dict[str, Any]:
         return {
             "frames": self.scan.total_frames,
+            "backend_fallback": self.fallback,
             "faces": len(self.scan.face_ids),
             "frames_already_done": self.already_done,
             "corrupt_frames": self.scan.total_skipped,
@@ -164,17 +166,17 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
     resumed job keeps): faces created from then on are this extraction's own, the ones
     landmark smoothing may change.
     """
-    from engine.faces.backends import get_backend
-
     started = time.perf_counter()
     store = ctx.store
     clips = select_clips(store, p.clips, p.role)
     if p.reference_face is not None:
         store.face(p.reference_face)  # a clear error now rather than after the scan
     ref_image = _reference_image(p.reference_image) if p.reference_image is not None else None
-    get_backend(p.backend, max_detect_side=960)  # a missing backend says what to install, here
+    p, fallback = usable_backend(p)  # a missing backend says what to install, here
+    if fallback:
+        ctx.progress(0.0, fallback)
     plans = [plan_clip(store, c, p.start, p.stop, p.every_nth) for c in clips]
-    out = ExtractOutcome(clips, plans)
+    out = ExtractOutcome(clips, plans, fallback)
     config = AnalyzerConfig(p.backend, p.face_type, p.size, float(p.min_face), p.max_faces, p.jpeg_quality)
     total = sum(len(plan.frames) for plan in plans)
     # A worker costs about a second of CPU to start: no more of them than chunks of work.
@@ -218,6 +220,30 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
             out.timings["pool_start"] = startup
     out.seconds = time.perf_counter() - started
     return out
+
+
+def usable_backend(p: ExtractParams) -> tuple[ExtractParams, str]:
+    """``p`` with a backend that loads here, and a status line when it had to fall back.
+
+    A missing or corrupt weights file of the default backend must not stop extraction:
+    the fallback (dlib HOG) runs, and the job's status names the file and the package.
+    """
+    from dataclasses import replace
+
+    from engine.faces.backends import FALLBACK_BACKEND, get_backend
+    from engine.faces.errors import BackendUnavailable
+
+    try:
+        backend = get_backend(p.backend, max_detect_side=960)
+        loader = getattr(backend, "load", None)
+        if callable(loader) and p.backend == "mediapipe":
+            loader()
+        return p, ""
+    except BackendUnavailable as error:
+        if p.backend == FALLBACK_BACKEND:
+            raise
+        get_backend(FALLBACK_BACKEND, max_detect_side=960)
+        return replace(p, backend=FALLBACK_BACKEND), f"{error}; falling back to {FALLBACK_BACKEND} (HOG)"
 
 
 def _timed(out: ExtractOutcome, name: str, t: float) -> None:
