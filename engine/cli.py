@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     masks_cli.register(sub)  # facesmith xseg ...
     merge_cli.register(sub)  # facesmith render
     curation_cli.register(sub)  # facesmith coverage
+    from engine.extract import face_cli
+
+    face_cli.register(sub)  # facesmith face add
     return parser
 
 

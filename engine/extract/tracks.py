@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import MediaError
+from engine.extract.cuts import ensure_cuts
 from engine.faces.tracks import link_tracks, smooth_landmarks
 from engine.media import FrameReader
 from engine.project.faces import clip_faces
@@ -34,22 +35,25 @@ def _by_frame(data: Columns) -> tuple[npt.NDArray[np.int64], list[slice]]:
     return frames, [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
-def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1) -> dict[int, int]:
+def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1, cuts: Sequence[int] | None = None) -> dict[int, int]:
     """Track ids for the faces of a clip that have none: ``{face_id: track_id}``.
 
     Linking runs over all the clip's faces (box overlap + landmark distance, see
     :func:`engine.faces.tracks.link_tracks`). A linked group that contains faces with a
     track id takes the most common of those; any other group gets a new id after the
     clip's highest. ``step`` is the extraction's frame step: a track may skip two
-    sampled frames (``3 * step - 1`` frame numbers) and go on.
+    sampled frames (``3 * step - 1`` frame numbers) and go on. No track crosses a shot
+    cut: ``cuts`` (default: the clip's, detected once by :func:`engine.extract.cuts.ensure_cuts`).
     """
     data = clip_faces(store, clip_id)
     if len(data["id"]) == 0:
         return {}
+    if cuts is None:
+        cuts = ensure_cuts(store, store.clip(clip_id))
     frames, slices = _by_frame(data)
     groups = link_tracks(
         [data["box"][s] for s in slices], [data["landmarks"][s] for s in slices],
-        frame_indices=frames.tolist(), max_gap=3 * step - 1,
+        frame_indices=frames.tolist(), max_gap=3 * step - 1, cuts=cuts,
     )
     tentative = np.concatenate(groups).tolist()
     existing = data["track_id"].tolist()

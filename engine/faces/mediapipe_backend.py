@@ -137,8 +137,8 @@ class MediapipeBackend:
         Detection confidence 0..1 (MediaPipe's default for this model is 0.6; a bit
         lower finds more small and turned faces).
     max_detect_side:
-        Accepted for interface compatibility: the detector always works on a 192 px
-        letterboxed copy, so large frames cost nothing extra.
+        The helping HOG pass (``hog_assist``) runs on a copy scaled to this side (None:
+        full size); BlazeFace always works on a 192 px letterboxed copy.
     tiles:
         Also detect on a ``tiles x tiles`` grid of overlapping crops (small faces in
         large frames); 1 = the whole frame only.
@@ -169,6 +169,8 @@ class MediapipeBackend:
         self.frontal_yaw = float(frontal_yaw)
         self.hog_assist = hog_assist
         self._hog: tuple[int, list[Box]] = (0, [])
+        # The last detect()'s eye keypoints per image id: (box, right eye, left eye).
+        self._eyes: dict[int, list[tuple[Box, np.ndarray, np.ndarray]]] = {}
 
     def __repr__(self) -> str:
         return f"MediapipeBackend(min_score={self.min_score}, tiles={self.tiles}, device={self.device!r})"
@@ -248,11 +250,14 @@ class MediapipeBackend:
                                              np.concatenate(all_kps[k]), 0.3)
             h, w = np.asarray(image).shape[:2]
             found = []
-            for box, score, _kp in per_image[k]:
+            eyes = []
+            for box, score, kp in per_image[k]:
                 x0, y0, x1, y1 = (float(v) for v in box)
                 x0, y0, x1, y1 = max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1)
                 if x1 - x0 >= 4 and y1 - y0 >= 4:
                     found.append(Detection(box=(x0, y0, x1, y1), score=score))
+                    eyes.append(((x0, y0, x1, y1), kp[0], kp[1]))
+            self._eyes[id(image)] = eyes
             found.sort(key=lambda d: d.score, reverse=True)
             out.append(found)
         return out
@@ -265,12 +270,13 @@ class MediapipeBackend:
         most precise in the HOG box it was trained on), and a HOG face that BlazeFace
         missed is added (HOG rarely finds what is not a face).
         """
+        self._eyes.clear()
         found = self.detect_batch([image])[0]
         if not self.hog_assist:
             return found
         from engine.faces.dlib_backend import DlibBackend
 
-        hog = DlibBackend(upsample_levels=(0,), max_detect_side=self.max_detect_side or 960).detect(
+        hog = DlibBackend(upsample_levels=(0,), max_detect_side=self.max_detect_side).detect(
             as_rgb_image(image))
         self._hog = (id(image), [d.box for d in hog])
         for det in hog:
@@ -289,7 +295,8 @@ class MediapipeBackend:
     # -- landmarks -------------------------------------------------------------------------
     @staticmethod
     def _roi(center: np.ndarray, side: float, angle: float) -> np.ndarray:
-        """The 2x3 frame -> mesh-input affine of a square ROI rotated by ``angle``."""
+        """The 2x3 frame -> mesh-input affine of a square ROI around a face whose eye line
+        is at ``angle`` (radians, image coordinates): the crop shows that face upright."""
         scale = MESH_SIDE / side
         c, s = math.cos(angle) * scale, math.sin(angle) * scale
         m = np.array([[c, s, 0.0], [-s, c, 0.0]])
@@ -326,10 +333,34 @@ class MediapipeBackend:
             raise FaceAnalysisError(f"face box is too small: {box}")
         center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         side = max(x1 - x0, y1 - y0) * ROI_SCALE
-        pts, score = self.mesh_batch(rgb, [self._roi(center, side, 0.0)])
+        pts, score = self.mesh_batch(rgb, [self._roi(center, side, math.radians(self._eye_roll(image, box)))])
         if self.refine and (abs(_roll(pts[0])) > REFINE_ROLL or score[0] < 0.5):
             pts, score = self.mesh_batch(rgb, [self._refined_roi(pts[0])])
         return pts[0], float(score[0])
+
+    def _eye_roll(self, image: RgbImage, box: Box) -> float:
+        """The in-plane angle of the face in ``box`` from the detector's eye keypoints
+        (the mesh wants an upright crop). A box the detector did not give (a hand-drawn
+        one) is detected again inside its own surroundings for them; 0 when none."""
+        eyes = self._eyes.get(id(image))
+        if eyes is None:
+            x0, y0, x1, y1 = box
+            pad = 0.5 * max(x1 - x0, y1 - y0)
+            rgb = as_rgb_image(image)
+            rx0, ry0 = int(max(0, x0 - pad)), int(max(0, y0 - pad))
+            rx1, ry1 = int(min(rgb.shape[1], x1 + pad)), int(min(rgb.shape[0], y1 + pad))
+            if rx1 - rx0 >= 8 and ry1 - ry0 >= 8:
+                sub = np.ascontiguousarray(rgb[ry0:ry1, rx0:rx1])
+                self.detect_batch([sub])
+                eyes = [((b[0] + rx0, b[1] + ry0, b[2] + rx0, b[3] + ry0), r + (rx0, ry0), left + (rx0, ry0))
+                        for b, r, left in self._eyes.pop(id(sub), [])]
+            else:
+                eyes = []
+        best = max(eyes, key=lambda e: _iou(e[0], box), default=None)
+        if best is None or _iou(best[0], box) < 0.3:
+            return 0.0
+        (rx, ry), (lx, ly) = best[1], best[2]
+        return math.degrees(math.atan2(ly - ry, lx - rx))
 
     @staticmethod
     def _refined_roi(points: np.ndarray) -> np.ndarray:
@@ -337,19 +368,28 @@ class MediapipeBackend:
         lo, hi = points[:, :2].min(0), points[:, :2].max(0)
         center = (lo + hi) / 2
         side = max(hi - lo) * ROI_SCALE
-        return MediapipeBackend._roi(center, side, -angle)
+        return MediapipeBackend._roi(center, side, angle)
 
     def landmarks_visibility(self, image: RgbImage, box: Box) -> tuple[Landmarks, npt.NDArray[np.float32]]:
         """68 points (frame pixels) and each one's visibility 0..1.
 
-        Near-frontal faces (|yaw| under ``frontal_yaw``) take dlib's shape predictor,
+        Upright near-frontal faces (|yaw| under ``frontal_yaw``, |roll| under
+        :data:`REFINE_ROLL`) take dlib's shape predictor,
         trained on iBUG itself and more precise there, placed in a box derived from the
         mesh; turned faces keep the mesh's points, which hold up to full profile.
         """
+        lm, vis, _presence = self.fit(image, box)
+        return lm, vis
+
+    def fit(self, image: RgbImage, box: Box) -> tuple[Landmarks, npt.NDArray[np.float32], float]:
+        """:meth:`landmarks_visibility` and the mesh's face-presence score 0..1 (how sure
+        it is that ``box`` holds a face: what "Track this face" stops on)."""
         rgb = as_rgb_image(image)
-        pts, _score = self.mesh(rgb, box)
+        pts, presence = self.mesh(rgb, box)
         lm, vis = mesh_to_68(pts)
-        if self.frontal_yaw > 0 and abs(estimate_pose(lm).yaw) < self.frontal_yaw:
+        pose = estimate_pose(lm)
+        # dlib's predictor starts from an upright mean face: only upright frontal faces.
+        if self.frontal_yaw > 0 and abs(pose.yaw) < self.frontal_yaw and abs(pose.roll) < REFINE_ROLL:
             hog = self._hog_box_for(image, box)
             if hog is not None:
                 from engine.faces.dlib_backend import DlibBackend
@@ -357,7 +397,7 @@ class MediapipeBackend:
                 lm = DlibBackend().landmarks(rgb, hog)
             else:
                 lm = dlib_refit(rgb, lm)
-        return lm, vis
+        return lm, vis, presence
 
 
     def landmarks(self, image: RgbImage, box: Box) -> Landmarks:
