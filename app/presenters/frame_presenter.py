@@ -62,6 +62,9 @@ class FramePresenter(QObject):
         view.reset_landmarks_requested.connect(self.reset_landmarks)
         document.changed.connect(self.on_changed)
         document.after_apply.append(self._restore_crops)
+        from app.presenters.manual_face_presenter import ManualFacePresenter
+
+        self.manual = ManualFacePresenter(self)  # "add a face here", "Track this face"
         self.refresh_tracks()
 
     # ------------------------------------------------------------------ navigation

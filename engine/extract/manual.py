@@ -144,7 +144,7 @@ def add_face(store: ProjectStore, clip_key: int | str, frame: int, box: tuple[fl
                                    (clip.id,))[0][0])
         followed: dict[int, FoundFace] = {}
         if track:
-            followed = _follow(store, clip, frames, fitter, int(frame), first, face_type, size)
+            followed = _follow(store, clip, frames, fitter, int(frame), first.box, first.landmarks, face_type, size)
         person = _person_for(store, clip.id, {int(frame), *followed}, embedding)
         face_id, changes = _insert(store, clip, int(frame), first, "manual", face_type, size, track_id, person,
                                    embedding)
@@ -160,6 +160,44 @@ def add_face(store: ProjectStore, clip_key: int | str, frame: int, box: tuple[fl
     return AddedFaces(face_id, tracked, ChangeSet(changes.rows, changes.touched, label))
 
 
+def track_face(store: ProjectStore, face_id: int, *, backend: str = "mediapipe",
+               reader: FrameReader | None = None) -> AddedFaces:
+    """"Track this face": follow a stored face (detected or hand-added) into the
+    neighbouring frames that lack it, as one undoable change set. The new faces join the
+    face's track and person."""
+    from engine.extract.pipeline import ExtractParams, usable_backend
+    from engine.faces.backends import get_backend
+
+    face = store.face(face_id)
+    clip = store.clip(face.clip_id)
+    if clip.missing:
+        raise FacesmithError(f"clip '{clip.name}': its file is missing ({clip.path}); relink it first")
+    params, _note = usable_backend(ExtractParams(backend=backend))  # type: ignore[arg-type]
+    fitter = get_backend(params.backend)
+    own = reader is None
+    frames = reader or FrameReader(clip.path, index_cache_dir=store.root / "cache", cache_frames=4)
+    try:
+        track_id = face.track_id
+        changes = ChangeSet()
+        if track_id is None:
+            track_id = int(store.query("SELECT coalesce(max(track_id), -1) + 1 FROM faces WHERE clip_id = ?",
+                                       (clip.id,))[0][0])
+            changes = store.update_rows("faces", {face.id: {"track_id": track_id}})
+        followed = _follow(store, clip, frames, fitter, face.frame, face.box, face.landmarks,
+                           face.face_type, face.crop_size)
+        tracked = []
+        for f_index in sorted(followed):
+            fid, cs = _insert(store, clip, f_index, followed[f_index], "tracked", face.face_type, face.crop_size,
+                              track_id, face.person_id, None)
+            tracked.append(fid)
+            changes = changes.merged(cs)
+    finally:
+        if own:
+            frames.close()
+    return AddedFaces(face.id, tracked, ChangeSet(changes.rows, changes.touched,
+                                                  f"Track face {face.id} ({len(tracked)} frames)"))
+
+
 def _box_of(lm: np.ndarray, like: Box) -> Box:
     """A box around ``lm`` the size the user's box had relative to the previous points."""
     lo, hi = lm.min(axis=0), lm.max(axis=0)
@@ -168,8 +206,8 @@ def _box_of(lm: np.ndarray, like: Box) -> Box:
     return (float(cx - w / 2), float(cy - h / 2), float(cx + w / 2), float(cy + h / 2))
 
 
-def _follow(store: ProjectStore, clip: Clip, frames: FrameReader, fitter: Any, start: int, first: FoundFace,
-            face_type: str, size: int) -> dict[int, FoundFace]:
+def _follow(store: ProjectStore, clip: Clip, frames: FrameReader, fitter: Any, start: int, start_box: Box,
+            start_landmarks: np.ndarray, face_type: str, size: int) -> dict[int, FoundFace]:
     """The face followed from ``start`` both ways (see the module docstring)."""
     from engine.faces.tracks import box_iou
 
@@ -177,7 +215,7 @@ def _follow(store: ProjectStore, clip: Clip, frames: FrameReader, fitter: Any, s
     lo_frame, hi_frame = clip.frame_range
     out: dict[int, FoundFace] = {}
     for step in (1, -1):
-        box, prev_lm = first.box, first.landmarks
+        box, prev_lm = start_box, start_landmarks
         f = start
         for _ in range(MAX_TRACK):
             nxt = f + step
