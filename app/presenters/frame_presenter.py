@@ -18,6 +18,7 @@ from app.document import ProjectDocument
 from engine.errors import FacesmithError
 from engine.media import FrameReader
 from engine.project.changes import ChangeSet
+from engine.project.face_extras import all_cuts
 from engine.project.models import Clip
 from widgets.face_grid import FaceGridView
 from widgets.frame_view import FaceOverlay, FrameView
@@ -211,6 +212,7 @@ class FramePresenter(QObject):
         for clip_id, frame in keys:
             key_frames.setdefault(clip_id, []).append(frame)
         scanned = {r[0] for r in store.query("SELECT DISTINCT clip_id FROM scanned_frames")}
+        clip_cuts = all_cuts(store)
         tracks = []
         for clip in store.clips():
             face_counts = np.zeros(clip.frame_count if clip.id in scanned or clip.id in per_clip else 0, np.int32)
@@ -220,7 +222,7 @@ class FramePresenter(QObject):
             start, stop = clip.frame_range
             tracks.append(TimelineTrack(clip.id, f"{clip.role} · {clip.name}", clip.frame_count, clip.fps,
                                         face_counts, np.asarray(key_frames.get(clip.id, []), np.int64),
-                                        start, stop - 1))
+                                        start, stop - 1, cuts=clip_cuts.get(clip.id, [])))
         self.timeline.set_tracks(tracks)
         if self.clip is not None:
             self.timeline.set_current_track(self.clip.id)

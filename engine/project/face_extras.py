@@ -69,6 +69,14 @@ def cuts(store: ProjectStore, clip_id: int) -> list[int]:
     return [r[0] for r in store.query("SELECT frame FROM cuts WHERE clip_id = ? ORDER BY frame", (clip_id,))]
 
 
+def all_cuts(store: ProjectStore) -> dict[int, list[int]]:
+    """Every clip's cut frames (for the timeline): ``{clip_id: [frame, ...]}``."""
+    out: dict[int, list[int]] = {}
+    for clip_id, frame in store.query("SELECT clip_id, frame FROM cuts ORDER BY clip_id, frame"):
+        out.setdefault(clip_id, []).append(frame)
+    return out
+
+
 def cuts_scanned(store: ProjectStore, clip_id: int) -> bool:
     return bool(store.query("SELECT 1 FROM cuts_scanned WHERE clip_id = ?", (clip_id,)))
 
