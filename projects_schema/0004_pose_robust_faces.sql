@@ -7,6 +7,8 @@ ALTER TABLE faces ADD COLUMN visibility BLOB;
 -- following a hand-added face ("tracked"). Re-extraction never replaces manual/tracked faces.
 ALTER TABLE faces ADD COLUMN source TEXT NOT NULL DEFAULT 'detected'
     CHECK (source IN ('detected', 'manual', 'tracked'));
+-- Set when the user moved this face's landmarks: re-extraction keeps such faces.
+ALTER TABLE faces ADD COLUMN landmarks_edited INTEGER NOT NULL DEFAULT 0 CHECK (landmarks_edited IN (0, 1));
 -- A person proposed from too few faces or low detection scores: shown as uncertain.
 ALTER TABLE persons ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0 CHECK (uncertain IN (0, 1));
 

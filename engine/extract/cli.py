@@ -36,6 +36,8 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
             params[name] = value
     if args.every is not None:
         params["every_nth"] = args.every
+    if args.redo:
+        params["redo"] = True
     return params
 
 
@@ -72,6 +74,8 @@ def register(sub: Any) -> None:
     p.add_argument("--processes", type=int, metavar="N", help="analysis processes (default: one per core)")
     p.add_argument("--reference-face", type=int, metavar="ID", help="keep only this face's person")
     p.add_argument("--reference-image", metavar="FILE", help="keep only the person in this image")
+    p.add_argument("--redo", action="store_true",
+                   help="extract the range again, keeping hand-added/edited faces, masks and persons")
     p.add_argument("--queue-only", action="store_true", help="queue the job for the engine; do not run it here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_extract)

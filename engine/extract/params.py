@@ -48,6 +48,9 @@ class ExtractParams:
     reference_face, reference_image : keep only faces of the person of this face (id)
         or of the face in this image; the others are excluded (not deleted).
     jpeg_quality : of the crop files.
+    redo : extract the range again with these settings, replacing its detected faces
+        but keeping the user's (hand-added, landmark-edited, masked faces; persons):
+        :mod:`engine.extract.redo`.
     """
 
     clips: list[int | str] = field(default_factory=list)
@@ -66,6 +69,7 @@ class ExtractParams:
     reference_face: int | None = None
     reference_image: str | None = None
     jpeg_quality: int = 95
+    redo: bool = False
 
     def __post_init__(self) -> None:
         if not MIN_SIZE <= self.size <= MAX_SIZE:

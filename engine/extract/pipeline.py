@@ -26,6 +26,7 @@ import numpy as np
 from engine.errors import FacesmithError
 from engine.extract.params import ExtractParams
 from engine.extract.persons import PersonReport, ReferenceResult, apply_reference, assign_persons
+from engine.extract.redo import finish_redo, prepare_redo
 from engine.extract.pool import AnalyzerConfig, AnalyzerPool, embed_chunk, embed_largest_face, rederive_chunk
 from engine.extract.scan import ClipPlan, ScanReport, plan_clip, scan
 from engine.extract.tracks import embedding_samples, link_clip, read_frames, smoothed_landmarks
@@ -175,6 +176,7 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
     p, fallback = usable_backend(p)  # a missing backend says what to install, here
     if fallback:
         ctx.progress(0.0, fallback)
+    redo = prepare_redo(store, clips, p.start, p.stop) if p.redo else None
     plans = [plan_clip(store, c, p.start, p.stop, p.every_nth) for c in clips]
     out = ExtractOutcome(clips, plans, fallback)
     config = AnalyzerConfig(p.backend, p.face_type, p.size, float(p.min_face), p.max_faces, p.jpeg_quality)
@@ -205,6 +207,8 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
             out.touched.update(out.scan.face_ids)
             out.timings.update(out.scan.timings)
             out.timings["scan_wall"] = time.perf_counter() - scan_started
+        if redo is not None:
+            finish_redo(store, redo, out.scan.face_ids)
         _after_scan(ctx, p, out, pools, since)
         if p.reference_face is not None or ref_embedding is not None:
             ctx.progress(0.99, "applying the reference")

@@ -170,3 +170,38 @@ def test_face_add_command(carphone: Path, capsys) -> None:
     assert "smaller than 16 px" in capsys.readouterr().err
     with ProjectStore.open(carphone) as store:
         assert store.query("SELECT count(*) FROM faces")[0][0] == 1
+
+
+def test_redo_a_range_keeps_the_users_edits(carphone: Path) -> None:
+    from engine.extract.rederive import rederive_face
+    from engine.project.faces import crop_path
+
+    job = run_job(carphone, "extract", {"processes": 0, "backend": "dlib", "start": 0, "stop": 20})
+    assert job.state == "done", job.error_text
+    with ProjectStore.open(carphone) as store:
+        faces = {f.frame: f for f in store.faces()}
+        assert len(faces) >= 18
+        edited = faces[3]
+        moved = edited.landmarks.copy()
+        moved[30] += (1.5, 0.5)
+        rederive_face(store, edited.id, moved)
+        person = edited.person_id
+        assert person is not None
+        store.connection.execute("UPDATE persons SET name = 'Driver' WHERE id = ?", (person,))
+        store.connection.commit()
+    job = run_job(carphone, "extract", {"processes": 0, "start": 0, "stop": 20, "redo": True})
+    assert job.state == "done", job.error_text
+    with ProjectStore.open(carphone) as store:
+        after = store.faces()
+        by_frame: dict[int, list] = {}
+        for f in after:
+            by_frame.setdefault(f.frame, []).append(f)
+        assert all(len(v) == 1 for v in by_frame.values())  # no face doubled on the kept one
+        assert [f.idx for f in after] == [0] * len(after)
+        kept = by_frame[3][0]
+        assert kept.id == edited.id and np.allclose(kept.landmarks[30], moved[30])
+        new = [f for f in after if f.frame != 3]
+        assert new and all(f.crop_path == crop_path(f.id) and (carphone / f.crop_path).is_file() for f in new)
+        assert store.query("SELECT count(*) FROM faces WHERE visibility IS NOT NULL")[0][0] == len(new)
+        assert {f.person_id for f in after} == {person}  # the person (and its name) stay
+        assert store.query("SELECT name FROM persons WHERE id = ?", (person,))[0][0] == "Driver"
