@@ -231,21 +231,22 @@ def usable_backend(p: ExtractParams) -> tuple[ExtractParams, str]:
 
     A missing or corrupt weights file of the default backend must not stop extraction:
     the fallback (dlib HOG) runs, and the job's status names the file and the package.
+    A backend chosen by name (``fan``) fails instead, saying what to install.
     """
     from dataclasses import replace
 
-    from engine.faces.backends import FALLBACK_BACKEND, get_backend
+    from engine.faces.backends import DEFAULT_BACKEND, FALLBACK_BACKEND, get_backend
     from engine.faces.errors import BackendUnavailable
 
     try:
         backend = get_backend(p.backend, max_detect_side=960)
         loader = getattr(backend, "load", None)
-        if callable(loader) and p.backend == "mediapipe":
+        if callable(loader) and p.backend == DEFAULT_BACKEND:
             loader()
         return p, ""
     except BackendUnavailable as error:
-        if p.backend == FALLBACK_BACKEND:
-            raise
+        if p.backend != DEFAULT_BACKEND:
+            raise  # a backend the user chose by name: say what is missing rather than swap it
         get_backend(FALLBACK_BACKEND, max_detect_side=960)
         return replace(p, backend=FALLBACK_BACKEND), f"{error}; falling back to {FALLBACK_BACKEND} (HOG)"
 

@@ -205,3 +205,21 @@ def test_redo_a_range_keeps_the_users_edits(carphone: Path) -> None:
         assert store.query("SELECT count(*) FROM faces WHERE visibility IS NOT NULL")[0][0] == len(new)
         assert {f.person_id for f in after} == {person}  # the person (and its name) stay
         assert store.query("SELECT name FROM persons WHERE id = ?", (person,))[0][0] == "Driver"
+
+
+def test_missing_weights_fall_back_to_dlib_and_say_so(carphone: Path, tmp_path: Path, monkeypatch) -> None:
+    import engine.faces.mediapipe_backend as mpb
+    import engine.faces.tflite_torch as tfl
+
+    monkeypatch.setattr(tfl, "mediapipe_dir", lambda: tmp_path / "no-mediapipe")
+    mpb._model.cache_clear()
+    try:
+        job = run_job(carphone, "extract", {"processes": 0, "start": 0, "stop": 10})
+    finally:
+        mpb._model.cache_clear()
+    assert job.state == "done", job.error_text
+    note = job.result["data"]["backend_fallback"]
+    assert "face_detection_full_range_sparse.tflite" in note and "mediapipe==0.10.14" in note
+    assert "falling back to dlib" in job.result["message"]
+    with ProjectStore.open(carphone) as store:
+        assert tuple(store.query("SELECT count(*), count(visibility) FROM faces")[0]) == (10, 0)  # dlib: no visibility
