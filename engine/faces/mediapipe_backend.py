@@ -13,9 +13,10 @@ installed with ``--no-deps``; a missing or unreadable file raises
 :class:`~engine.faces.errors.BackendUnavailable` naming the file and the package, and
 the extraction job falls back to dlib, saying so.
 
-Per-point visibility: each of the 68 points' surface normal (from its mesh neighbours)
-against the view direction: 1 faces the camera, 0 is edge-on or turned away (the far
-jaw of a profile). It is stored with the face so later steps know which points to
+Per-point visibility: each of the 68 points' surface normal (from its mesh neighbours,
+or from the generic 3D face at the estimated pose when the mesh was not needed) against
+the view direction: 1 faces the camera, 0.5 is edge-on (the silhouette), 0 is turned
+away (the far jaw of a profile). It is stored with the face so later steps know which points to
 trust.
 
 Batches and devices: :meth:`MediapipeBackend.detect_batch` and
@@ -96,6 +97,15 @@ def _resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+#: The helping HOG pass runs on frames scaled to at most this side: it only has to box
+#: the faces it can give the precise dlib points to; smaller faces take the mesh path.
+HOG_ASSIST_SIDE: Final = 640
+
+
+def _hog_side(max_detect_side: int | None) -> int | None:
+    return None if max_detect_side is None else min(max_detect_side, HOG_ASSIST_SIDE)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -276,7 +286,7 @@ class MediapipeBackend:
             return found
         from engine.faces.dlib_backend import DlibBackend
 
-        hog = DlibBackend(upsample_levels=(0,), max_detect_side=self.max_detect_side).detect(
+        hog = DlibBackend(upsample_levels=(0,), max_detect_side=_hog_side(self.max_detect_side)).detect(
             as_rgb_image(image))
         self._hog = (id(image), [d.box for d in hog])
         for det in hog:
@@ -385,6 +395,17 @@ class MediapipeBackend:
         """:meth:`landmarks_visibility` and the mesh's face-presence score 0..1 (how sure
         it is that ``box`` holds a face: what "Track this face" stops on)."""
         rgb = as_rgb_image(image)
+        hog = self._hog_box_for(image, box) if self.frontal_yaw > 0 else None
+        if hog is not None:
+            # HOG (a frontal detector) saw this face: dlib's points in its own box, and
+            # when they say upright and frontal, the mesh is not needed (a third of the
+            # frame's time): visibility comes from the generic 3D face at that pose.
+            from engine.faces.dlib_backend import DlibBackend
+
+            lm = DlibBackend().landmarks(rgb, hog)
+            pose = estimate_pose(lm)
+            if abs(pose.yaw) < self.frontal_yaw and abs(pose.roll) < REFINE_ROLL:
+                return lm, visibility_from_pose(pose), 1.0
         pts, presence = self.mesh(rgb, box)
         lm, vis = mesh_to_68(pts)
         pose = estimate_pose(lm)
@@ -430,6 +451,38 @@ def dlib_refit(rgb: RgbImage, lm: Landmarks) -> Landmarks:
     return lm
 
 
+@functools.cache
+def _model_normals() -> npt.NDArray[np.float64]:
+    """Outward surface normals of the generic 3D face (``engine.faces.pose``) at its 68
+    points, from the plane through each point's six nearest model points."""
+    from engine.faces.pose import FACE_MODEL_3D
+
+    model = np.asarray(FACE_MODEL_3D, dtype=np.float64)
+    normals = np.zeros((68, 3))
+    for k in range(68):
+        near = np.argsort(np.linalg.norm(model - model[k], axis=1))[:7]
+        nb = model[near] - model[near].mean(axis=0)
+        n = np.linalg.svd(nb, full_matrices=False)[2][-1]
+        normals[k] = n if n[2] <= 0 else -n  # every point of a frontal face faces the camera
+    return normals
+
+
+def visibility_from_pose(pose: Any) -> npt.NDArray[np.float32]:
+    """Per-point visibility of a face whose 68 points came without a mesh: the generic
+    face's normals turned by ``pose`` against the view direction (as :func:`mesh_to_68`)."""
+    from engine.faces.pose import rotation_from_pose
+
+    turned = _model_normals() @ rotation_from_pose(pose).T
+    return _visibility(turned)
+
+
+def _visibility(normals: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """0..1 from unit normals (camera z away from the viewer): 1 facing the camera, 0.5
+    edge-on (the silhouette, still seen), 0 turned away (hidden behind the face)."""
+    z = normals[:, 2] / np.maximum(np.linalg.norm(normals, axis=1), 1e-9)
+    return np.clip(0.5 - 2.0 * z, 0.0, 1.0).astype(np.float32)
+
+
 def mesh_to_68(points: np.ndarray) -> tuple[Landmarks, npt.NDArray[np.float32]]:
     """The 68 iBUG points of a 468-point mesh and their visibility (see the module doc)."""
     lm = points[MESH_TO_68, :2].astype(np.float32)
@@ -444,5 +497,4 @@ def mesh_to_68(points: np.ndarray) -> tuple[Landmarks, npt.NDArray[np.float32]]:
             n = -n
         normals[k] = n
     # MediaPipe's z grows away from the camera: a point faces us when its normal's z < 0.
-    visibility = np.clip(-normals[:, 2] / np.maximum(np.linalg.norm(normals, axis=1), 1e-9) * 2.0, 0.0, 1.0)
-    return lm, visibility.astype(np.float32)
+    return lm, _visibility(normals)
