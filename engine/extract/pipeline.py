@@ -296,7 +296,9 @@ def _after_scan(ctx: ExtractContext, p: ExtractParams, out: ExtractOutcome, pool
     t = time.perf_counter()
     for clip in out.clips:
         data = clip_faces(store, clip.id)
-        picked = embedding_samples(data, p.embed_sample)
+        yaw_of = dict(store.query("SELECT id, yaw FROM faces WHERE clip_id = ?", (clip.id,)))
+        yaw = np.array([yaw_of.get(i) or 0.0 for i in data["id"].tolist()])
+        picked = embedding_samples(data, p.embed_sample, yaw)
         if picked:
             lms = dict(zip(data["id"].tolist(), data["landmarks"], strict=True))
             frames = dict(zip(data["id"].tolist(), data["frame"].tolist(), strict=True))
