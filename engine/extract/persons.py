@@ -179,7 +179,13 @@ def assign_persons(
     for track in open_tracks:
         persons_here = taken[track.clip_id]
         banned = {p for p, fr in persons_here.items() if fr & track.frames}
-        person = _nearest(track.mean, existing, threshold, banned)
+        # A person of this clip at the usual threshold; one known only from other clips
+        # needs the stronger cross-clip evidence.
+        elsewhere = {p for p in existing if p not in persons_here}
+        person = _nearest(track.mean, existing, threshold, banned | elsewhere)
+        if person is None:
+            person = _nearest(track.mean, existing, min(threshold, CROSS_CLIP_THRESHOLD),
+                              banned | (set(existing) - elsewhere))
         if person is None:
             unmatched.append(track)
         else:

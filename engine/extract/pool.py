@@ -226,10 +226,15 @@ def analyze_chunk(frames: list[tuple[int, npt.NDArray[np.uint8]]]) -> ChunkResul
     backend = analyzer.backend
     timings: dict[str, float] = {}
     out: list[tuple[int, list[FoundFace]]] = []
-    for index, frame in frames:
+    images = [as_rgb_image(frame) for _, frame in frames]
+    # One GPU batch per chunk where the backend has one; else frame by frame (the
+    # backend keeps per-frame hints from detect() for the landmarks that follow).
+    detected = backend.detect_frames(images) if getattr(backend, "batched", False) else None
+    for k, (index, _frame) in enumerate(frames):
         clock = _Clock(timings)
-        img = as_rgb_image(frame)
-        found = [d for d in backend.detect(img) if min(d.width, d.height) >= config.min_face]
+        img = images[k]
+        found = [d for d in (detected[k] if detected is not None else backend.detect(img))
+                 if min(d.width, d.height) >= config.min_face]
         found.sort(key=lambda d: d.width * d.height, reverse=True)
         if config.max_faces is not None:
             found = found[: config.max_faces]

@@ -181,6 +181,7 @@ class MediapipeBackend:
         self._hog: tuple[int, list[Box]] = (0, [])
         # The last detect()'s eye keypoints per image id: (box, right eye, left eye).
         self._eyes: dict[int, list[tuple[Box, np.ndarray, np.ndarray]]] = {}
+        self._hog_many: dict[int, list[Box]] = {}  # detect_frames()'s HOG boxes per image id
 
     def __repr__(self) -> str:
         return f"MediapipeBackend(min_score={self.min_score}, tiles={self.tiles}, device={self.device!r})"
@@ -281,6 +282,7 @@ class MediapipeBackend:
         missed is added (HOG rarely finds what is not a face).
         """
         self._eyes.clear()
+        self._hog_many = {}  # hints are for the frames of the last call only (ids get reused)
         found = self.detect_batch([image])[0]
         if not self.hog_assist:
             return found
@@ -295,10 +297,41 @@ class MediapipeBackend:
                 found.append(Detection(box=det.box, score=float(min(0.99, 0.5 + det.score / 6))))
         return found
 
+    @property
+    def batched(self) -> bool:
+        """Whether :meth:`detect_frames` batches (on a GPU); callers go frame by frame otherwise."""
+        return _resolve_device(self.device) != "cpu"
+
+    def detect_frames(self, images: Sequence[RgbImage], *, batch: bool | None = None) -> list[list[Detection]]:
+        """:meth:`detect` for several frames: BlazeFace on all of them in one batch (the
+        HOG assist stays per frame, on the CPU). ``batch=None`` batches on a GPU only:
+        on the CPU batching buys nothing and the frames go one by one."""
+        if batch is None:
+            batch = self.batched
+        if not batch or len(images) < 2:
+            return [self.detect(image) for image in images]
+        self._eyes.clear()
+        batch = self.detect_batch(images)
+        if not self.hog_assist:
+            return batch
+        from engine.faces.dlib_backend import DlibBackend
+
+        hog_backend = DlibBackend(upsample_levels=(0,), max_detect_side=_hog_side(self.max_detect_side))
+        out = []
+        self._hog, self._hog_many = (0, []), {}
+        for image, found in zip(images, batch, strict=True):
+            hog = hog_backend.detect(as_rgb_image(image))
+            self._hog_many[id(image)] = [d.box for d in hog]
+            out.append(found + [Detection(box=d.box, score=float(min(0.99, 0.5 + d.score / 6))) for d in hog
+                                if all(_iou(d.box, f.box) < 0.3 for f in found)])
+        return out
+
     def _hog_box_for(self, image: RgbImage, box: Box) -> Box | None:
         key, boxes = self._hog
         if key != id(image):
-            return None
+            boxes = self._hog_many.get(id(image))
+            if boxes is None:
+                return None
         best = max(boxes, key=lambda b: _iou(b, box), default=None)
         return best if best is not None and _iou(best, box) >= 0.3 else None
 

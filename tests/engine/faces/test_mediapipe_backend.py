@@ -129,3 +129,17 @@ def test_tilted_face_is_refitted_upright(mp_backend, still):
     lm = mp_backend.landmarks(rot, found[0].box)
     roll = estimate_pose(lm, (w, h)).roll
     assert 20 < abs(roll) < 50, roll
+
+
+def test_frames_detected_together_match_one_by_one(grid_frames):
+    """The batched path (the GPU's, forced here on the CPU) finds what detect() finds,
+    and the landmarks after it use its per-frame hints (HOG boxes, eyes) the same way."""
+    frames = [np.ascontiguousarray(grid_frames["sbwe5n.mpg"][i]) for i in (0, 20, 40)]
+    single, batched = MediapipeBackend(device="cpu"), MediapipeBackend(device="cpu")
+    assert not batched.batched
+    together = batched.detect_frames(frames, batch=True)
+    for frame, found in zip(frames, together, strict=True):
+        one = single.detect(frame)
+        assert len(one) == len(found) == 1
+        assert np.allclose(one[0].box, found[0].box, atol=0.5)
+        assert np.allclose(single.landmarks(frame, one[0].box), batched.landmarks(frame, found[0].box), atol=0.5)
