@@ -9,6 +9,11 @@ STAMP  := $(VENV)/.facesmith-installed
 # face-alignment wants opencv-python (with its own Qt); we use the headless build,
 # so it goes in without its dependencies (the rest are in pyproject.toml).
 FACE_ALIGNMENT := face-alignment==1.5.0
+# mediapipe ships the BlazeFace and face-mesh .tflite weights (run in torch by
+# engine/faces/tflite_torch.py); it wants opencv-contrib-python and matplotlib, which we
+# must not have, and scenedetect wants opencv-python: both go in without dependencies
+# (their other requirements are in pyproject.toml).
+NO_DEPS_EXTRA := mediapipe==0.10.14 scenedetect==0.7.2
 
 .PHONY: run test setup demo bench lint-imports clean-venv
 
@@ -18,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Facesmith needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -e '.[dev]'
-	$(PIP) install -q --no-deps $(FACE_ALIGNMENT)
+	$(PIP) install -q --no-deps $(FACE_ALIGNMENT) $(NO_DEPS_EXTRA)
 	@$(PY) -c 'import cv2, torch, PySide6, dlib, av; print("facesmith: environment ready (torch", torch.__version__ + ", opencv", cv2.__version__ + ")")'
 	@touch $@
 

@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor.register(sub)  # facesmith doctor
     disk_cli.register(sub)  # facesmith models-disk, prune-backups
+    from engine.extract import face_cli
+
+    face_cli.register(sub)  # facesmith face add
     return parser
 
 

@@ -19,6 +19,7 @@ from engine.errors import FacesmithError
 from engine.media import FrameReader
 from engine.project.images import open_reader
 from engine.project.changes import ChangeSet
+from engine.project.face_extras import all_cuts
 from engine.project.models import Clip
 from widgets.face_grid import FaceGridView
 from widgets.frame_view import FaceOverlay, FrameView
@@ -63,6 +64,9 @@ class FramePresenter(QObject):
         view.reset_landmarks_requested.connect(self.reset_landmarks)
         document.changed.connect(self.on_changed)
         document.after_apply.append(self._restore_crops)
+        from app.presenters.manual_face_presenter import ManualFacePresenter
+
+        self.manual = ManualFacePresenter(self)  # "add a face here", "Track this face"
         self.refresh_tracks()
 
     # ------------------------------------------------------------------ navigation
@@ -212,6 +216,7 @@ class FramePresenter(QObject):
         no_swap: dict[int, list[tuple[int, int]]] = {}
         for clip_id, a, b in store.query("SELECT clip_id, start, stop FROM swap_ranges ORDER BY start"):
             no_swap.setdefault(int(clip_id), []).append((int(a), int(b)))
+        clip_cuts = all_cuts(store)
         tracks = []
         for clip in store.clips():
             face_counts = np.zeros(clip.frame_count if clip.id in scanned or clip.id in per_clip else 0, np.int32)
@@ -221,7 +226,8 @@ class FramePresenter(QObject):
             start, stop = clip.frame_range
             tracks.append(TimelineTrack(clip.id, f"{clip.role} · {clip.name}", clip.frame_count, clip.fps,
                                         face_counts, np.asarray(key_frames.get(clip.id, []), np.int64),
-                                        start, stop - 1, tuple(no_swap.get(clip.id, ()))))
+                                        start, stop - 1, tuple(no_swap.get(clip.id, ())),
+                                        cuts=clip_cuts.get(clip.id, [])))
         self.timeline.set_tracks(tracks)
         if self.clip is not None:
             self.timeline.set_current_track(self.clip.id)

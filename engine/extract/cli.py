@@ -36,6 +36,8 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
             params[name] = value
     if args.every is not None:
         params["every_nth"] = args.every
+    if args.redo:
+        params["redo"] = True
     return params
 
 
@@ -65,12 +67,15 @@ def register(sub: Any) -> None:
     p.add_argument("--face-type", choices=("half", "mid_full", "full", "whole", "head"),
                    help="crop framing (default whole)")
     p.add_argument("--size", type=int, help="crop side in pixels, 64-1024 (default 256)")
-    p.add_argument("--backend", choices=("dlib", "fan"), help="detector and landmarks (default dlib)")
+    p.add_argument("--backend", choices=("mediapipe", "dlib", "fan"),
+                   help="detector and landmarks (default mediapipe; dlib is the fast HOG option)")
     p.add_argument("--smooth", type=float, metavar="S", help="landmark smoothing along tracks, 0-1")
     p.add_argument("--embed-sample", type=int, metavar="N", help="embeddings per track (default 5)")
     p.add_argument("--processes", type=int, metavar="N", help="analysis processes (default: one per core)")
     p.add_argument("--reference-face", type=int, metavar="ID", help="keep only this face's person")
     p.add_argument("--reference-image", metavar="FILE", help="keep only the person in this image")
+    p.add_argument("--redo", action="store_true",
+                   help="extract the range again, keeping hand-added/edited faces, masks and persons")
     p.add_argument("--queue-only", action="store_true", help="queue the job for the engine; do not run it here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_extract)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 FaceTypeName = Literal["half", "mid_full", "full", "whole", "head"]
-BackendName = Literal["dlib", "fan"]
+BackendName = Literal["mediapipe", "dlib", "fan"]
 MIN_SIZE: Final = 64
 MAX_SIZE: Final = 1024
 
@@ -38,7 +38,9 @@ class ExtractParams:
     min_face : ignore detections narrower than this many frame pixels.
     max_faces : keep at most this many faces per frame, the largest; ``None``: all.
     face_type, size : framing and side of the aligned crops (64-1024).
-    backend : face detector + landmarker.
+    backend : face detector + landmarker: ``mediapipe`` (default; profiles and small
+        faces), ``dlib`` (HOG, fast; also the fallback when mediapipe's weights are
+        missing), ``fan``.
     smooth : temporal landmark smoothing along each track, 0 (off) to 1 (strong).
     embed_sample : identity embeddings computed per track (the sharpest faces of
         equal stretches); persons are clustered from track means of these.
@@ -46,6 +48,9 @@ class ExtractParams:
     reference_face, reference_image : keep only faces of the person of this face (id)
         or of the face in this image; the others are excluded (not deleted).
     jpeg_quality : of the crop files.
+    redo : extract the range again with these settings, replacing its detected faces
+        but keeping the user's (hand-added, landmark-edited, masked faces; persons):
+        :mod:`engine.extract.redo`.
     """
 
     clips: list[int | str] = field(default_factory=list)
@@ -57,13 +62,14 @@ class ExtractParams:
     max_faces: int | None = None
     face_type: FaceTypeName = "whole"
     size: int = 256
-    backend: BackendName = "dlib"
+    backend: BackendName = "mediapipe"
     smooth: float = 0.0
     embed_sample: int = 5
     processes: int | None = None
     reference_face: int | None = None
     reference_image: str | None = None
     jpeg_quality: int = 95
+    redo: bool = False
 
     def __post_init__(self) -> None:
         if not MIN_SIZE <= self.size <= MAX_SIZE:

@@ -26,6 +26,7 @@ import numpy as np
 from engine.errors import FacesmithError
 from engine.extract.params import ExtractParams
 from engine.extract.persons import PersonReport, ReferenceResult, apply_reference, assign_persons
+from engine.extract.redo import finish_redo, prepare_redo
 from engine.extract.pool import AnalyzerConfig, AnalyzerPool, embed_chunk, embed_largest_face, rederive_chunk
 from engine.extract.scan import ClipPlan, ScanReport, plan_clip, scan
 from engine.extract.tracks import embedding_samples, link_clip, read_frames, smoothed_landmarks
@@ -82,6 +83,7 @@ class ExtractOutcome:
 
     clips: list[Clip]
     plans: list[ClipPlan]
+    fallback: str = ""
     scan: ScanReport = field(default_factory=ScanReport)
     touched: set[int] = field(default_factory=set)
     persons: PersonReport = field(default_factory=PersonReport)
@@ -102,7 +104,7 @@ class ExtractOutcome:
     def message(self) -> str:
         faces, frames, n = len(self.scan.face_ids), self.scan.total_frames, len(self.clips)
         text = f"{_count(faces, 'face')} on {_count(frames, 'frame')} of {_count(n, 'clip')}"
-        notes = []
+        notes = [self.fallback] if self.fallback else []
         if faces == 0 and frames:
             notes.append("no faces found")
         if self.already_done:
@@ -122,6 +124,7 @@ class ExtractOutcome:
     def data(self) -> dict[str, Any]:
         return {
             "frames": self.scan.total_frames,
+            "backend_fallback": self.fallback,
             "faces": len(self.scan.face_ids),
             "frames_already_done": self.already_done,
             "corrupt_frames": self.scan.total_skipped,
@@ -165,17 +168,18 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
     resumed job keeps): faces created from then on are this extraction's own, the ones
     landmark smoothing may change.
     """
-    from engine.faces.backends import get_backend
-
     started = time.perf_counter()
     store = ctx.store
     clips = select_clips(store, p.clips, p.role)
     if p.reference_face is not None:
         store.face(p.reference_face)  # a clear error now rather than after the scan
     ref_image = _reference_image(p.reference_image) if p.reference_image is not None else None
-    get_backend(p.backend, max_detect_side=960)  # a missing backend says what to install, here
+    p, fallback = usable_backend(p)  # a missing backend says what to install, here
+    if fallback:
+        ctx.progress(0.0, fallback)
+    redo = prepare_redo(store, clips, p.start, p.stop) if p.redo else None
     plans = [plan_clip(store, c, p.start, p.stop, p.every_nth) for c in clips]
-    out = ExtractOutcome(clips, plans)
+    out = ExtractOutcome(clips, plans, fallback)
     config = AnalyzerConfig(p.backend, p.face_type, p.size, float(p.min_face), p.max_faces, p.jpeg_quality)
     total = sum(len(plan.frames) for plan in plans)
     # A worker costs about a second of CPU to start: no more of them than chunks of work.
@@ -204,6 +208,8 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
             out.touched.update(out.scan.face_ids)
             out.timings.update(out.scan.timings)
             out.timings["scan_wall"] = time.perf_counter() - scan_started
+        if redo is not None:
+            finish_redo(store, redo, out.scan.face_ids)
         _after_scan(ctx, p, out, pools, since)
         if p.reference_face is not None or ref_embedding is not None:
             ctx.progress(0.99, "applying the reference")
@@ -219,6 +225,31 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
             out.timings["pool_start"] = startup
     out.seconds = time.perf_counter() - started
     return out
+
+
+def usable_backend(p: ExtractParams) -> tuple[ExtractParams, str]:
+    """``p`` with a backend that loads here, and a status line when it had to fall back.
+
+    A missing or corrupt weights file of the default backend must not stop extraction:
+    the fallback (dlib HOG) runs, and the job's status names the file and the package.
+    A backend chosen by name (``fan``) fails instead, saying what to install.
+    """
+    from dataclasses import replace
+
+    from engine.faces.backends import DEFAULT_BACKEND, FALLBACK_BACKEND, get_backend
+    from engine.faces.errors import BackendUnavailable
+
+    try:
+        backend = get_backend(p.backend, max_detect_side=960)
+        loader = getattr(backend, "load", None)
+        if callable(loader) and p.backend == DEFAULT_BACKEND:
+            loader()
+        return p, ""
+    except BackendUnavailable as error:
+        if p.backend != DEFAULT_BACKEND:
+            raise  # a backend the user chose by name: say what is missing rather than swap it
+        get_backend(FALLBACK_BACKEND, max_detect_side=960)
+        return replace(p, backend=FALLBACK_BACKEND), f"{error}; falling back to {FALLBACK_BACKEND} (HOG)"
 
 
 def _timed(out: ExtractOutcome, name: str, t: float) -> None:
@@ -266,7 +297,9 @@ def _after_scan(ctx: ExtractContext, p: ExtractParams, out: ExtractOutcome, pool
     t = time.perf_counter()
     for clip in out.clips:
         data = clip_faces(store, clip.id)
-        picked = embedding_samples(data, p.embed_sample)
+        yaw_of = dict(store.query("SELECT id, yaw FROM faces WHERE clip_id = ?", (clip.id,)))
+        yaw = np.array([yaw_of.get(i) or 0.0 for i in data["id"].tolist()])
+        picked = embedding_samples(data, p.embed_sample, yaw)
         if picked:
             lms = dict(zip(data["id"].tolist(), data["landmarks"], strict=True))
             frames = dict(zip(data["id"].tolist(), data["frame"].tolist(), strict=True))

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 import cv2
@@ -77,6 +77,7 @@ class FoundFace:
     sharpness: float
     expression: tuple[float, float, float, float]
     jpeg: bytes
+    visibility: npt.NDArray[np.float32] | None = None  # per landmark, when the backend gives it
 
 
 @dataclass
@@ -174,7 +175,7 @@ def init_worker(config: AnalyzerConfig, threads: int = 1, *, pool_worker: bool =
         _exit_with_parent()
     try:
         cv2.setNumThreads(threads)
-        if config.backend == "fan":
+        if config.backend in ("fan", "mediapipe"):
             import torch
 
             torch.set_num_threads(threads)
@@ -225,20 +226,31 @@ def analyze_chunk(frames: list[tuple[int, npt.NDArray[np.uint8]]]) -> ChunkResul
     backend = analyzer.backend
     timings: dict[str, float] = {}
     out: list[tuple[int, list[FoundFace]]] = []
-    for index, frame in frames:
+    images = [as_rgb_image(frame) for _, frame in frames]
+    # One GPU batch per chunk where the backend has one; else frame by frame (the
+    # backend keeps per-frame hints from detect() for the landmarks that follow).
+    detected = backend.detect_frames(images) if getattr(backend, "batched", False) else None
+    for k, (index, _frame) in enumerate(frames):
         clock = _Clock(timings)
-        img = as_rgb_image(frame)
-        found = [d for d in backend.detect(img) if min(d.width, d.height) >= config.min_face]
+        img = images[k]
+        found = [d for d in (detected[k] if detected is not None else backend.detect(img))
+                 if min(d.width, d.height) >= config.min_face]
         found.sort(key=lambda d: d.width * d.height, reverse=True)
         if config.max_faces is not None:
             found = found[: config.max_faces]
         clock.lap("detect")
         faces = []
+        with_visibility = getattr(backend, "landmarks_visibility", None)
         for det in found:
-            lm = backend.landmarks(img, det.box)
+            vis = None
+            if with_visibility is not None:
+                lm, vis = with_visibility(img, det.box)
+            else:
+                lm = backend.landmarks(img, det.box)
             clock.lap("landmarks")
-            faces.append(measure_face(img, lm, config.face_type, config.size, box=det.box, score=det.score,
-                                      jpeg_quality=config.jpeg_quality, timings=timings))
+            face = measure_face(img, lm, config.face_type, config.size, box=det.box, score=det.score,
+                                jpeg_quality=config.jpeg_quality, timings=timings)
+            faces.append(face if vis is None else replace(face, visibility=vis))
             clock = _Clock(timings)
         out.append((index, faces))
     return ChunkResult(out, timings)

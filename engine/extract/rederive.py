@@ -67,6 +67,8 @@ def rederive_face(
         "eyes_open": measured.expression[1], "smile": measured.expression[2],
         "brow_raise": measured.expression[3], "crop_path": rel,
     }
+    if "landmarks_edited" in store.columns("faces") and not np.array_equal(measured.landmarks, face.landmarks):
+        values["landmarks_edited"] = 1  # re-extraction keeps this face (engine.extract.redo)
     return store.update_rows("faces", {face.id: values}, label=f"Edit landmarks of face {face.id}")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from engine.extract.params import FaceTypeName
 from engine.extract.pool import AnalyzerPool, ChunkResult, FoundFace, analyze_chunk
 from engine.media import DecodeStats, iter_frames
+from engine.project.face_extras import set_visibility
 from engine.project.faces import scanned_frames, store_scan_batch
 from engine.project.models import Clip, NewFace
 from engine.project.images import FrameSource, frame_source
@@ -221,6 +222,7 @@ def scan(
         t = time.perf_counter()
         faces: list[NewFace] = []
         crops: list[bytes] = []
+        visible: list[np.ndarray | None] = []
         scanned: list[tuple[int, int, int]] = []
         for clip_id, result in pending:
             clip = clips[clip_id]
@@ -229,7 +231,9 @@ def scan(
                 for idx, f in enumerate(found):
                     faces.append(_new_face(clip, frame, idx, f, config.face_type, config.size))
                     crops.append(f.jpeg)
+                    visible.append(f.visibility)
         ids = store_scan_batch(store, faces, crops, scanned)
+        set_visibility(store, {i: v for i, v in zip(ids, visible, strict=True) if v is not None})
         report.face_ids.extend(ids)
         for clip_id, result in pending:
             report.frames[clip_id] += len(result.frames)

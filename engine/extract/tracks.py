@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import MediaError
+from engine.extract.cuts import ensure_cuts
 from engine.faces.tracks import link_tracks, smooth_landmarks
 from engine.media import FrameReader
 from engine.project.faces import clip_faces
@@ -34,16 +35,18 @@ def _by_frame(data: Columns) -> tuple[npt.NDArray[np.int64], list[slice]]:
     return frames, [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
 
 
-def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1, independent: bool = False) -> dict[int, int]:
+def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1, independent: bool = False,
+              cuts: Sequence[int] | None = None) -> dict[int, int]:
     """Track ids for the faces of a clip that have none: ``{face_id: track_id}``.
 
     Linking runs over all the clip's faces (box overlap + landmark distance, see
     :func:`engine.faces.tracks.link_tracks`). A linked group that contains faces with a
     track id takes the most common of those; any other group gets a new id after the
     clip's highest. ``step`` is the extraction's frame step: a track may skip two
-    sampled frames (``3 * step - 1`` frame numbers) and go on. ``independent`` (image
-    clips: unrelated photos) gives every face a track of its own, so nothing is smoothed
-    across photos and every face is embedded for grouping into persons.
+    sampled frames (``3 * step - 1`` frame numbers) and go on. No track crosses a shot
+    cut: ``cuts`` (default: the clip's, detected once by :func:`engine.extract.cuts.ensure_cuts`).
+    ``independent`` (image clips: unrelated photos) gives every face a track of its own, so
+    nothing is smoothed across photos and every face is embedded for grouping into persons.
     """
     data = clip_faces(store, clip_id)
     if len(data["id"]) == 0:
@@ -51,10 +54,12 @@ def link_clip(store: ProjectStore, clip_id: int, *, step: int = 1, independent: 
     if independent:
         tentative = list(range(len(data["id"])))
     else:
+        if cuts is None:
+            cuts = ensure_cuts(store, store.clip(clip_id))
         frames, slices = _by_frame(data)
         groups = link_tracks(
             [data["box"][s] for s in slices], [data["landmarks"][s] for s in slices],
-            frame_indices=frames.tolist(), max_gap=3 * step - 1,
+            frame_indices=frames.tolist(), max_gap=3 * step - 1, cuts=cuts,
         )
         tentative = np.concatenate(groups).tolist()
     existing = data["track_id"].tolist()
@@ -110,16 +115,23 @@ def smoothed_landmarks(
     return out
 
 
-def embedding_samples(data: Columns, sample: int) -> list[int]:
+def embedding_samples(data: Columns, sample: int, yaw: npt.NDArray[np.float64] | None = None) -> list[int]:
     """Faces to embed: up to ``sample`` per track, counting the ones already embedded.
 
     Only tracks with faces still lacking a person are sampled. The track is cut into as
     many equal stretches as embeddings are needed and the sharpest face of each is
     taken: sharp faces embed reliably, and spreading them over the track covers its
-    changes of pose and light, which steadies the track's mean.
+    changes of pose and light, which steadies the track's mean. With ``yaw`` (degrees,
+    aligned with ``data``) sharpness is weighted by ``cos(yaw)**4``: the best samples
+    are sharp *and* near-frontal.
     """
     picked: list[int] = []
     sharp = np.nan_to_num(data["sharpness"], nan=-1.0)
+    if yaw is not None:
+        # Identity embeddings are made for near-frontal faces: a profile's is unreliable,
+        # so turned faces are picked only where a stretch has nothing better.
+        turn = np.radians(np.minimum(np.abs(np.nan_to_num(yaw, nan=0.0)), 89.0))
+        sharp = np.where(sharp > 0, sharp * np.cos(turn) ** 4, sharp)
     for rows in tracks_of(data).values():
         if not (data["person_id"][rows] < 0).any():
             continue

@@ -7,6 +7,10 @@ Modules
 ``backends``      the detector/landmarker interface and registry (``get_backend``)
 ``dlib_backend``  HOG detector, 68-point shape predictor, 128-d identity descriptor
 ``fan_backend``   face_alignment's FAN landmarks from local weights (never downloads)
+``mediapipe_backend`` the default: full-range BlazeFace + face mesh -> 68 points with
+                  per-point visibility, any pose; dlib's points on upright frontal faces
+``tflite_torch``  runs the mediapipe wheel's .tflite models in torch (CPU, or GPU batches)
+``mesh68``        the 468-point mesh -> 68 iBUG points table, the mesh's neighbours
 ``shape68``       the 68-point layout: index groups, mirroring, our mean face
 ``align``         Umeyama alignment, face types, crops and their inverse
 ``pose``          yaw/pitch/roll by solvePnP on a generic 3D face

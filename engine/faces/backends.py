@@ -109,12 +109,22 @@ def _make_fan(**options: Any) -> FaceBackend:
     return FanBackend(**options)
 
 
+def _make_mediapipe(**options: Any) -> FaceBackend:
+    from engine.faces.mediapipe_backend import MediapipeBackend
+
+    return MediapipeBackend(**options)
+
+
 _REGISTRY: Final[dict[str, Callable[..., FaceBackend]]] = {
     "dlib": _make_dlib,
     "fan": _make_fan,
+    "mediapipe": _make_mediapipe,
 }
 
-DEFAULT_BACKEND: Final = "dlib"
+#: The pose-robust default; "dlib" (HOG) is the fast option and the fallback.
+DEFAULT_BACKEND: Final = "mediapipe"
+#: What extraction uses when a backend's weights are missing or corrupt.
+FALLBACK_BACKEND: Final = "dlib"
 
 
 def backend_names() -> tuple[str, ...]:
@@ -125,7 +135,9 @@ def backend_names() -> tuple[str, ...]:
 def get_backend(name: str = DEFAULT_BACKEND, **options: Any) -> FaceBackend:
     """Create the backend called ``name`` with its keyword ``options``.
 
-    ``"dlib"`` (default): HOG detector + 68-point shape predictor, CPU, weights shipped in
+    ``"mediapipe"`` (default): full-range BlazeFace + face mesh mapped to 68 points, run
+    in torch from the ``.tflite`` files of the mediapipe wheel (profiles, three-quarter
+    and small faces). ``"dlib"``: HOG detector + 68-point shape predictor, CPU, weights shipped in
     the ``face-recognition-models`` package. ``"fan"``: face_alignment's 2D FAN landmarks
     (more accurate on hard poses), HOG detection; needs its weight file in the torch hub
     cache and raises :class:`~engine.faces.errors.BackendUnavailable` saying where to

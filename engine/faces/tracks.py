@@ -54,6 +54,7 @@ def link_tracks(
     max_gap: int = 2,
     min_iou: float = 0.3,
     max_shift: float = 0.35,
+    cuts: Sequence[int] = (),
 ) -> list[npt.NDArray[np.int64]]:
     """Track ids for every face of every frame, linking faces across frames.
 
@@ -73,6 +74,8 @@ def link_tracks(
         A face continues a track if its box overlaps the track's last box by at least
         ``min_iou`` *or* its landmarks moved on average by at most ``max_shift`` of the
         face size (``sqrt`` of the box area).
+    cuts:
+        Shot cuts (the first frame of each new shot): no track continues across one.
 
     Returns
     -------
@@ -93,7 +96,11 @@ def link_tracks(
     open_tracks: list[_Open] = []
     next_id = 0
     result: list[npt.NDArray[np.int64]] = []
+    cut_list = np.asarray(sorted(int(c) for c in cuts), dtype=np.int64)
     for t, frame in enumerate(frames):
+        if t and len(cut_list) and np.searchsorted(cut_list, frames[t - 1], side="right") != np.searchsorted(
+                cut_list, frame, side="right"):
+            open_tracks = []  # a cut lies between the previous frame and this one
         boxes = np.asarray(boxes_by_frame[t], dtype=np.float64).reshape(-1, 4)
         lms_in = None if landmarks_by_frame is None else landmarks_by_frame[t]
         lms = None if lms_in is None else np.asarray(lms_in, dtype=np.float64).reshape(-1, 68, 2)

@@ -33,10 +33,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QWidget
 
+from widgets.frame_view.box_drawer import BoxDrawer
 from widgets.frame_view.frame_layer import FrameLayer
 from widgets.frame_view.landmark_editor import LandmarkEditor
 from widgets.frame_view.model import FaceOverlay, GroupName, face_at, landmark_at
-from widgets.frame_view.overlay_painter import OverlayStyle, paint_faces
+from widgets.frame_view.overlay_painter import OverlayStyle, paint_drawn_box, paint_faces
 from widgets.frame_view.transform import MAX_SCALE, MIN_SCALE, ViewTransform
 
 BACKGROUND: Final = QColor("#151517")
@@ -68,6 +69,9 @@ class FrameView(QWidget):
     copy_landmarks_requested(int, int) : face id, direction (-1 previous frame, +1 next).
     reset_landmarks_requested(int) : face id.
     view_changed() : zoom or pan changed.
+    face_box_drawn(object) : ``(x, y, w, h)`` frame pixels of a box dragged over empty
+        frame space ("add a face here"; also the right-click menu on empty space).
+    track_face_requested(int) : face id ("Track this face" in a face's right-click menu).
     """
 
     selection_changed = Signal(object)
@@ -76,6 +80,8 @@ class FrameView(QWidget):
     copy_landmarks_requested = Signal(int, int)
     reset_landmarks_requested = Signal(int)
     view_changed = Signal()
+    face_box_drawn = Signal(object)
+    track_face_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +92,8 @@ class FrameView(QWidget):
         self._show_labels = True
         self._editing = False
         self._editor = LandmarkEditor()
+        self._boxes = BoxDrawer()
+        self._press_pos: QPointF | None = None
         self._hover: tuple[int, int] | None = None
         self._transform = ViewTransform()
         self._fitted = True
@@ -243,6 +251,9 @@ class FrameView(QWidget):
             group=self._editor.group,
         )
         paint_faces(painter, self._faces, self._transform, style)
+        drawn = self._boxes.box()
+        if drawn is not None:
+            paint_drawn_box(painter, self._transform, drawn)
         painter.end()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
@@ -295,6 +306,9 @@ class FrameView(QWidget):
             event.accept()
             return
         self._click_select(point, toggle=toggle)
+        if not toggle and face_at(self._faces, point) is None and self._frame.size is not None:
+            self._boxes.begin(point, self._frame.size)
+            self._press_pos = pos
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -306,6 +320,11 @@ class FrameView(QWidget):
             return
         if self._editor.active:
             self._editor.move(self._frame_point(pos))
+            self.update()
+            return
+        if self._boxes.armed and self._press_pos is not None:
+            moved = pos - self._press_pos
+            self._boxes.move(self._frame_point(pos), max(abs(moved.x()), abs(moved.y())), DRAG_SLOP_PX)
             self.update()
             return
         if self._editing and self._show_landmarks:
@@ -330,6 +349,13 @@ class FrameView(QWidget):
             # answers with set_faces (the stored result) is what the view shows next.
             if edit is not None:
                 self.landmarks_edited.emit(edit.face_id, edit.landmarks)
+            return
+        if self._boxes.armed and button == Qt.MouseButton.LeftButton:
+            box = self._boxes.end()
+            self._press_pos = None
+            self.update()
+            if box is not None:
+                self.face_box_drawn.emit(box)
             return
         super().mouseReleaseEvent(event)
 
@@ -358,9 +384,10 @@ class FrameView(QWidget):
         if self._editor.active:
             return
         face_id = self._face_under(QPointF(event.pos()))
-        if face_id is None:
+        menu = self.empty_menu(self._frame_point(QPointF(event.pos()))) if face_id is None \
+            else self.landmark_menu(face_id)
+        if menu is None:
             return
-        menu = self.landmark_menu(face_id)
         menu.exec(event.globalPos())
         menu.deleteLater()
 
@@ -374,6 +401,23 @@ class FrameView(QWidget):
         copy_next.triggered.connect(lambda: self.copy_landmarks_requested.emit(face_id, 1))
         reset = menu.addAction("Reset landmarks\tR")
         reset.triggered.connect(lambda: self.reset_landmarks_requested.emit(face_id))
+        menu.addSeparator()
+        track = menu.addAction("Track this face")
+        track.triggered.connect(lambda: self.track_face_requested.emit(face_id))
+        return menu
+
+    def empty_menu(self, point: tuple[float, float]) -> QMenu | None:
+        """The right-click menu on frame space without a face: "Add a face here" puts a
+        box of a fifth of the frame's height around the click (drag a box for another size)."""
+        size = self._frame.size
+        if size is None or not (0 <= point[0] < size[0] and 0 <= point[1] < size[1]):
+            return None
+        side = max(16.0, size[1] / 5)
+        x = min(max(point[0] - side / 2, 0.0), size[0] - side)
+        y = min(max(point[1] - side / 2, 0.0), size[1] - side)
+        menu = QMenu(self)
+        add = menu.addAction("Add a face here")
+        add.triggered.connect(lambda: self.face_box_drawn.emit((x, y, side, side)))
         return menu
 
     # ------------------------------------------------------------------ keys

@@ -140,3 +140,20 @@ def _paint_label(painter: QPainter, text: str, box: QRectF, colour: QColor) -> N
     painter.fillRect(background, LABEL_BACKGROUND)
     painter.setPen(colour)
     painter.drawText(background, Qt.AlignmentFlag.AlignCenter, text)
+
+
+#: The box being drawn over a missed face: dashed, in a colour no face uses.
+DRAWN_BOX_COLOUR: Final = QColor("#ffd54a")
+
+
+def paint_drawn_box(painter: QPainter, transform: ViewTransform, box: tuple[float, float, float, float]) -> None:
+    """The box the user is dragging ("add a face here"), ``(x, y, w, h)`` frame pixels."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = transform.box_to_view((x, y, x + w, y + h))
+    painter.save()
+    pen = QPen(DRAWN_BOX_COLOUR, 1.5, Qt.PenStyle.DashLine)
+    pen.setCosmetic(True)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRect(QRectF(QPointF(x0, y0), QPointF(x1, y1)))
+    painter.restore()

@@ -47,6 +47,8 @@ class TimelineTrack:
         Frames holding a keyframe (a face with a label mask); sorted and deduplicated here.
     in_frame, out_frame:
         The in/out range, both inclusive; ``out_frame=None`` means the last frame.
+    cuts:
+        Shot cuts: the first frame of each new shot (drawn as lines, ``cuts_painting``).
 
     Arrays are copied and made read-only, so a track can be shared between views and a
     presenter cannot change what is shown behind the view's back (build a new track, then
@@ -63,6 +65,7 @@ class TimelineTrack:
     out_frame: int | None = None
     #: "don't swap here" ranges ``(start, stop)``, stop exclusive: drawn hatched over the row
     no_swap: tuple[tuple[int, int], ...] = ()
+    cuts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         if self.frame_count < 1:
@@ -89,6 +92,9 @@ class TimelineTrack:
         object.__setattr__(self, "in_frame", int(self.in_frame))
         object.__setattr__(self, "out_frame", out)
         object.__setattr__(self, "no_swap", tuple((int(a), int(b)) for a, b in self.no_swap))
+        cuts = np.unique(np.asarray(self.cuts, dtype=np.int64).reshape(-1))
+        cuts.flags.writeable = False
+        object.__setattr__(self, "cuts", cuts)
 
     @property
     def last_frame(self) -> int:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QScrollBar, QWidget
 
 from widgets.qt_utils import signals_blocked
 from widgets.timeline import painting as paint
+from widgets.timeline.cuts_painting import paint_cuts
 from widgets.timeline.model import (
     TimelineTrack,
     Viewport,
@@ -308,6 +309,7 @@ class TimelineView(QWidget):
             range_ = self.range() if current else t.range
             paint.paint_track(p, rect=row, vp=vp, content=self._images.row(t, vp, current=current), range_=range_,
                               current=current, no_swap=t.no_swap)
+            paint_cuts(p, rect=row, vp=vp, cuts=t.cuts)
         paint.paint_playhead(p, area=area, vp=vp, frame=self._frame)
         p.end()
 

@@ -98,9 +98,12 @@ def test_tracks_match_existing_persons_then_cluster_the_rest(project: ProjectSto
     clip_id = _clip(project, tmp_path)
     rng = np.random.default_rng(0)
     anna, ben, cleo = (rng.standard_normal(128) * 0.25 for _ in range(3))
-    faces = [_face(clip_id, f, 10.0 + 200 * k, idx=k) for k in range(4) for f in range(3)]
+    # "ben again" comes later in the clip: two faces of one frame are never one person.
+    faces = [_face(clip_id, f + (10 if k == 2 else 0), 10.0 + 200 * k, idx=k) for k in range(4) for f in range(3)]
+    faces.sort(key=lambda f: (f.frame, f.idx))
     ids = store_scan_batch(project, faces, [b""] * len(faces), [])
-    tracks = [ids[0:3], ids[3:6], ids[6:9], ids[9:12]]  # anna, ben, ben again, cleo
+    by_k = {(f.frame, f.idx): i for f, i in zip(faces, ids, strict=True)}
+    tracks = [[by_k[(f + (10 if k == 2 else 0), k)] for f in range(3)] for k in range(4)]  # anna, ben, ben, cleo
     (existing,) = create_persons(project, 1)
     (old,) = store_scan_batch(project, [_face(clip_id, 50, 10.0)], [b""], [])
     set_face_column(project, "embedding", {old: anna})

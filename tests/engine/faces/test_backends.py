@@ -88,7 +88,7 @@ def test_strided_and_bad_images(dlib_backend, grid_frames):
 
 
 def test_registry_and_pickling():
-    assert set(backend_names()) == {"dlib", "fan"}
+    assert set(backend_names()) == {"dlib", "fan", "mediapipe"}
     backend = get_backend("dlib", max_detect_side=640)
     assert isinstance(backend, FaceBackend)
     clone = pickle.loads(pickle.dumps(backend))
