@@ -237,19 +237,26 @@ class JobQueue:
         now = time.time()
         with self.store.transaction() as c:
             rows = c.execute(
-                "SELECT id, kind, params FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id").fetchall()
+                "SELECT id, kind, params, priority FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id").fetchall()
             if not rows:
                 return None
             state = self.held_lanes(stale_after_s=stale_after_s)
             gpus: int | None = None
             blocked: set[str] = set()
+            # Jobs queued after one that makes faces work on its result: they wait for it.
+            makers = [(int(p), int(i)) for k, p, i in c.execute(
+                "SELECT kind, priority, id FROM jobs WHERE state = 'running'").fetchall() if _makes_faces(k)]
+            faces_pending = False
             for r in rows:
-                if only is not None and r["id"] != only:
-                    continue
                 try:
                     kind = get_kind(r["kind"])
                 except JobError:
                     continue  # a kind this engine does not know (a newer version queued it)
+                before = any(p > r["priority"] or (p == r["priority"] and i < r["id"]) for p, i in makers)
+                waits = (faces_pending or before) and kind.resource != "io"
+                faces_pending = faces_pending or kind.makes_faces
+                if waits or (only is not None and r["id"] != only):
+                    continue
                 if kind.resource.startswith("gpu:") and gpus is None:
                     gpus = gpu_count()
                 params = json.loads(r["params"] or "{}")
@@ -301,3 +308,10 @@ class JobQueue:
             raise JobError(f"job {job_id} is running; cancel it first")
         with self.store.transaction() as c:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+def _makes_faces(kind_name: str) -> bool:
+    try:
+        return get_kind(kind_name).makes_faces
+    except JobError:
+        return False

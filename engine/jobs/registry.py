@@ -52,6 +52,10 @@ class JobKind(Generic[P]):
         ``io`` otherwise, so a new kind gets a sensible lane without knowing of lanes.
     cpu_fallback : a ``gpu:N`` kind that also runs on the processor (its ``device``
         parameter ``cpu``, or no GPU): it then runs in the ``cpu`` lane.
+    makes_faces : the job adds or changes faces (extraction, imports). Lanes let jobs run
+        side by side, but a job queued *after* such a job works on its result (train on
+        the faces it extracts, render them): every later job but ``io`` ones waits until
+        it is no longer queued or running (:meth:`engine.jobs.queue.JobQueue.claim`).
     """
 
     name: str
@@ -62,6 +66,7 @@ class JobKind(Generic[P]):
     resumable: bool
     resource: str = "io"
     cpu_fallback: bool = False
+    makes_faces: bool = False
 
     def parse(self, raw: Mapping[str, Any]) -> P:
         return _build(self, raw)
@@ -72,7 +77,7 @@ _KINDS: dict[str, JobKind[Any]] = {}
 
 def job_kind(
     name: str, params: type[P], *, description: str, exclusive: bool = False, resumable: bool = True,
-    resource: str | None = None, cpu_fallback: bool = False,
+    resource: str | None = None, cpu_fallback: bool = False, makes_faces: bool = False,
 ) -> Callable[[Callable[[JobContext, P], JobResult | None]], Callable[[JobContext, P], JobResult | None]]:
     """Declare a job kind (a decorator on its run function)."""
     if not dataclasses.is_dataclass(params):
@@ -82,7 +87,7 @@ def job_kind(
     res = check_resource(resource or ("cpu" if exclusive else "io"))
 
     def register(fn: Callable[[JobContext, P], JobResult | None]) -> Callable[[JobContext, P], JobResult | None]:
-        _KINDS[name] = JobKind(name, params, fn, description, exclusive, resumable, res, cpu_fallback)
+        _KINDS[name] = JobKind(name, params, fn, description, exclusive, resumable, res, cpu_fallback, makes_faces)
         return fn
 
     return register

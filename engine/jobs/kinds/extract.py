@@ -16,7 +16,7 @@ from engine.jobs.registry import JobResult, job_kind
 from engine.project.changes import ChangeSet
 
 
-@job_kind("extract", ExtractParams, exclusive=True, resumable=True, resource="cpu",
+@job_kind("extract", ExtractParams, exclusive=True, resumable=True, resource="cpu", makes_faces=True,
           description="find faces in clips: crops, landmarks, pose, tracks and persons")
 def run_extract(ctx: JobContext, p: ExtractParams) -> JobResult:
     from engine.extract.pipeline import run_extraction

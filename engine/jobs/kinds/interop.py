@@ -70,7 +70,7 @@ def _clip_key(clip: str | None) -> str | int | None:
     return int(clip) if clip is not None and clip.isdigit() else clip
 
 
-@job_kind("import_dfl", ImportDflParams, description="import a DeepFaceLab aligned face set (folder of DFLJPG faces)")
+@job_kind("import_dfl", ImportDflParams, makes_faces=True, description="import a DeepFaceLab aligned face set (folder of DFLJPG faces)")
 def run_import_dfl(ctx: JobContext, p: ImportDflParams) -> JobResult:
     from engine.interop.import_dfl import import_dfl
 
@@ -79,7 +79,7 @@ def run_import_dfl(ctx: JobContext, p: ImportDflParams) -> JobResult:
     return _import_result(ctx, summary)
 
 
-@job_kind("import_faceswap", ImportFaceswapParams,
+@job_kind("import_faceswap", ImportFaceswapParams, makes_faces=True,
           description="import FaceSwap alignments (.fsa/.json) or a FaceSwap face folder onto a video clip")
 def run_import_faceswap(ctx: JobContext, p: ImportFaceswapParams) -> JobResult:
     from engine.interop.import_faceswap import import_faceswap

@@ -41,6 +41,7 @@ def _hold(ctx: JobContext, p: HoldParams) -> JobResult:
 
 job_kind("test_hold_cpu", HoldParams, description="test: holds the cpu lane", resource="cpu")(_hold)
 job_kind("test_hold_gpu", HoldParams, description="test: holds a gpu lane", resource="gpu:1")(_hold)
+job_kind("test_make_faces", HoldParams, description="test: an extraction", resource="cpu", makes_faces=True)(_hold)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,29 @@ def test_lane_rules() -> None:
     assert cpu_threads("compute", ["compute"], 8) == 8
     assert cpu_threads("compute", ["compute", "cpu"], 8) == 7
     assert describe("compute") == "CPU (no GPU)" and describe("gpu:0,1") == "GPUs 0,1"
+
+
+def test_jobs_queued_after_one_that_makes_faces_wait_for_it(project: ProjectStore, no_gpu: None) -> None:
+    """Extract, then train: the training must see the extracted faces, so it waits,
+    although it would have a lane of its own. Training queued first runs beside it."""
+    q = JobQueue(project)
+    assert get_kind("extract").makes_faces and get_kind("import_dfl").makes_faces
+    assert not get_kind("train_swap").makes_faces
+    early_train = q.enqueue("test_hold_gpu", {"seconds": 0.1})
+    extract = q.enqueue("test_make_faces", {"seconds": 0.1})
+    train = q.enqueue("test_hold_gpu", {"seconds": 0.1})
+    light = q.enqueue("noop", {"steps": 1, "step_s": 0.0})
+    first = q.claim("w")
+    assert first is not None and first.id == early_train.id
+    second = q.claim("w")
+    assert second is not None and second.id == extract.id  # beside the earlier training
+    third = q.claim("w")
+    assert third is not None and third.id == light.id  # io jobs never wait
+    q.finish(first.id, "w", "done")
+    assert q.claim("w") is None  # the compute lane is free, but the faces are not ready
+    q.finish(second.id, "w", "done")
+    fourth = q.claim("w")
+    assert fourth is not None and fourth.id == train.id
 
 
 def test_two_lanes_run_at_once_and_the_order_holds_within_a_lane(project: ProjectStore, no_gpu: None) -> None:
