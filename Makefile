@@ -35,7 +35,7 @@ lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/run_all.py $(BENCH)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -38,6 +38,19 @@ def log_tail(root: Path, lines: int = 20) -> str:
     return "\n".join(out[-lines:])
 
 
+def engine_command(python: str = sys.executable) -> tuple[str, list[str]]:
+    """The program and leading arguments that start the engine.
+
+    From source that is ``python -m engine``. In the PyInstaller bundle the editor is a
+    frozen executable that cannot run ``-m``; the engine is the ``facesmith`` executable
+    next to it (build_installer.spec), which takes the same arguments.
+    """
+    if getattr(sys, "frozen", False):
+        exe = Path(sys.executable).with_name("facesmith.exe" if sys.platform == "win32" else "facesmith")
+        return str(exe), []
+    return python, ["-m", "engine"]
+
+
 class EngineClient(QObject):
     """Queues jobs, watches them, and keeps an engine process running while there is work.
 
@@ -74,8 +87,9 @@ class EngineClient(QObject):
         self._gave_up = False
         self._last_exit = 0.0
         self.process = QProcess(self)
-        self.process.setProgram(python)
-        self.process.setArguments(["-m", "engine", "worker", "--project", str(root), "--exit-when-idle"])
+        program, prefix = engine_command(python)
+        self.process.setProgram(program)
+        self.process.setArguments([*prefix, "worker", "--project", str(root), "--exit-when-idle"])
         self.process.setWorkingDirectory(str(root))
         (root / "logs").mkdir(exist_ok=True)
         self.process.setStandardOutputFile(QProcess.nullDevice())
