@@ -28,8 +28,10 @@ import engine
 from engine.errors import ProjectError
 from engine.project import layout
 from engine.project.changes import ChangeSet, RowChange
+from engine.project.face_insert import FACE_COLUMNS as _FACE_COLUMNS
+from engine.project.face_insert import FaceBatch, insert_faces
+from engine.project.wal_checkpoint import AUTOCHECKPOINT_PAGES, BackgroundCheckpointer
 from engine.project.models import (
-    FACE_TYPES,
     Clip,
     Face,
     Model,
@@ -38,11 +40,8 @@ from engine.project.models import (
     Person,
     Render,
     alignment_from_blob,
-    alignment_to_blob,
     embedding_from_blob,
-    embedding_to_blob,
     landmarks_from_blob,
-    landmarks_to_blob,
 )
 from projects_schema import LATEST_VERSION, SchemaError, SchemaTooNewError, migrate
 
@@ -51,11 +50,6 @@ BUSY_TIMEOUT_MS: Final = 10_000
 #: How long a writer keeps retrying BEGIN IMMEDIATE before it reports the database busy.
 WRITE_RETRY_S: Final = 60.0
 
-_FACE_COLUMNS: Final = (
-    "clip_id, frame, idx, x0, y0, x1, y1, score, landmarks, face_type, crop_size, alignment, "
-    "yaw, pitch, roll, sharpness, mouth_open, eyes_open, smile, brow_raise, embedding, "
-    "track_id, person_id, excluded, crop_path, created_at, swap_excluded"
-)
 _FACE_SELECT: Final = "SELECT id, " + _FACE_COLUMNS + " FROM faces"
 _FLOAT_FACE_COLUMNS: Final = ("sharpness", "yaw", "pitch", "roll", "mouth_open", "eyes_open", "smile", "brow_raise")
 _CLIP_SELECT: Final = (
@@ -125,6 +119,8 @@ class ProjectStore:
         self.db_path: Final = root / layout.DB_NAME
         self.readonly: Final = readonly
         self._conn = conn
+        self._checkpointer: BackgroundCheckpointer | None = None
+        self._defer_checkpoint = False
         self._txn_depth = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -229,7 +225,13 @@ class ProjectStore:
         return ProjectStore(self.root, connect(self.db_path, readonly=self.readonly), readonly=self.readonly)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._conn.close()
+
+    def defer_checkpoint(self) -> None:
+        """Let the commit of the current (big) write leave its WAL checkpoint to a thread."""
+        self._defer_checkpoint = True
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -274,14 +276,30 @@ class ProjectStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
         self._txn_depth = 1
+        self._defer_checkpoint = False
         try:
             yield self._conn
-            self._conn.execute("COMMIT")
+            if self._defer_checkpoint:
+                self._commit_deferring_checkpoint()
+            else:
+                self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         finally:
             self._txn_depth = 0
+            self._defer_checkpoint = False
+
+    def _commit_deferring_checkpoint(self) -> None:
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            self._conn.execute("COMMIT")
+        finally:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        if self._checkpointer is None:
+            self._checkpointer = BackgroundCheckpointer(self.db_path)
+        self._checkpointer.request()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()
@@ -459,32 +477,9 @@ class ProjectStore:
                                 label=f"Set range of {clip.name}")
 
     # ------------------------------------------------------------------ faces
-    def add_faces(self, faces: Iterable[NewFace]) -> ChangeSet:
-        """Insert faces in bulk (one transaction, ``executemany``); returns their ids."""
-        now = time.time()
-
-        def checked(f: NewFace) -> NewFace:
-            if f.face_type not in FACE_TYPES:
-                raise ValueError(f"unknown face type {f.face_type!r} (expected one of {', '.join(FACE_TYPES)})")
-            return f
-
-        rows = (
-            (
-                f.clip_id, f.frame, f.idx, *f.box, f.score,
-                landmarks_to_blob(f.landmarks), f.face_type, f.crop_size, alignment_to_blob(f.alignment),
-                f.yaw, f.pitch, f.roll, f.sharpness, f.mouth_open, f.eyes_open, f.smile, f.brow_raise,
-                embedding_to_blob(f.embedding), f.track_id, f.person_id, int(f.excluded), f.crop_path, now,
-                int(f.swap_excluded),
-            )
-            for f in map(checked, faces)
-        )
-        with self.transaction() as c:
-            first = (self.scalar("SELECT max(id) FROM faces") or 0) + 1
-            c.executemany(
-                f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 27)})", rows
-            )
-            last = self.scalar("SELECT max(id) FROM faces") or 0
-        return ChangeSet.bulk("faces", range(first, last + 1), label="Add faces")
+    def add_faces(self, faces: Iterable[NewFace] | FaceBatch) -> ChangeSet:
+        """Insert faces in bulk (one transaction, columnar ``executemany``); returns their ids."""
+        return ChangeSet.bulk("faces", insert_faces(self, faces), label="Add faces")
 
     def faces(
         self,
