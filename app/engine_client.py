@@ -59,7 +59,8 @@ class EngineClient(QObject):
     jobs_changed(list[Job]) : jobs whose row changed since the last poll.
     job_progress(int, float, str) : a running job's progress and status text.
     job_finished(int, ChangeSet) : a job is done; views refresh from its change set.
-    job_failed(int, str) : a job failed; the string is its error (traceback).
+    job_failed(int, str) : a job failed; the string is its one-line summary (the exception's
+        message; the traceback is in the job's details).
     engine_state_changed(bool) : the engine process started (True) or stopped (False).
     engine_crashed(int, str) : the process died with this exit code; the log tail.
     """
@@ -204,7 +205,7 @@ class EngineClient(QObject):
                     summary = (job.result or {}).get("changes") or {}
                     self.job_finished.emit(job.id, ChangeSet.from_summary(summary, label=f"job {job.id}"))
                 elif job.state == "failed":
-                    self.job_failed.emit(job.id, job.error_text or job.status_text)
+                    self.job_failed.emit(job.id, job.status_text or "failed")
         if fresh:
             self.jobs_changed.emit(fresh)
         # Jobs queued by someone else (the CLI): start an engine for them, but not more

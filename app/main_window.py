@@ -339,9 +339,8 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Job", str(exc))
         return run
 
-    def _on_job_failed(self, job_id: int, error: str) -> None:
-        last = error.strip().splitlines()[-1] if error.strip() else "failed"
-        self.statusBar().showMessage(f"job {job_id} failed: {last}", 10000)
+    def _on_job_failed(self, job_id: int, summary: str) -> None:
+        self.statusBar().showMessage(f"job {job_id} failed: {summary} (details in the Jobs dock)", 10000)
 
     def _on_engine_crashed(self, code: int, tail: str) -> None:
         self.statusBar().showMessage(f"the engine stopped unexpectedly (exit code {code})", 15000)
