@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.facesmith-installed
 # so it goes in without its dependencies (the rest are in pyproject.toml).
 FACE_ALIGNMENT := face-alignment==1.5.0
 
-.PHONY: run test setup demo bench lint-imports clean-venv
+.PHONY: run test setup demo bench bundle lint-imports clean-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ lint-imports: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH)
+
+# The one-folder app in dist/Facesmith (editor + engine); PyInstaller's cache stays in build/.
+bundle: $(STAMP)
+	PYINSTALLER_CONFIG_DIR=$(CURDIR)/build/pyinstaller-config $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath dist --workpath build/pyinstaller build_installer.spec
+	@du -sh dist/Facesmith
 
 clean-venv:
 	rm -rf $(VENV)

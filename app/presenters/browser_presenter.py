@@ -8,9 +8,11 @@ from PySide6.QtCore import QObject, Signal
 from app.background import TaskRunner
 from app.document import ProjectDocument
 from engine.project.changes import ChangeSet
+from engine.project.person_thumbs import load_thumbnail, person_thumbnails
 from widgets.project_browser import PersonRow, ProjectBrowser
 
 THUMB_SIZE = 96
+PERSON_THUMB = 48
 
 
 class BrowserPresenter(QObject):
@@ -23,6 +25,8 @@ class BrowserPresenter(QObject):
         self.document = document
         self.view = view
         self._thumbs: dict[int, np.ndarray] = {}
+        self._person_thumbs: dict[int, np.ndarray] = {}
+        self._person_paths: dict[int, object] = {}
         self._closed = False
         self._tasks = TaskRunner(self, threads=1)
         self._tasks.finished.connect(self._on_thumbnail)
@@ -42,13 +46,18 @@ class BrowserPresenter(QObject):
         self.view.set_clips(clips, store.face_counts(), self._thumbs)
         for clip in clips:
             if clip.id not in self._thumbs and not clip.missing:
-                path, frame = clip.path, clip.in_frame
-                self._tasks.submit(clip.id, lambda p=path, f=frame: _thumbnail(p, f))
+                path, start, stop = clip.path, clip.in_frame, clip.out_frame
+                self._tasks.submit(clip.id, lambda p=path, a=start, b=stop: _thumbnail(p, a, b))
 
     def refresh_persons(self) -> None:
         store = self.document.store
         counts = store.person_face_counts()
-        self.view.set_persons([PersonRow(p, *counts.get(p.id, (0, 0))) for p in store.persons()])
+        persons = store.persons()
+        self.view.set_persons([PersonRow(p, *counts.get(p.id, (0, 0))) for p in persons], self._person_thumbs)
+        for pid, path in person_thumbnails(store).items():
+            if self._person_paths.get(pid) != path:
+                self._person_paths[pid] = path
+                self._tasks.submit(("person", pid, path), lambda p=path: load_thumbnail(p, PERSON_THUMB))
 
     def refresh_models(self) -> None:
         self.view.set_models(self.document.store.models())
@@ -65,8 +74,13 @@ class BrowserPresenter(QObject):
     def rename_person(self, person_id: int, name: str) -> None:
         self.document.execute("Rename person", lambda store: store.rename_person(person_id, name))
 
-    def _on_thumbnail(self, clip_id: int, image: np.ndarray) -> None:
-        self._thumbs[clip_id] = image
+    def _on_thumbnail(self, key: object, image: np.ndarray) -> None:
+        if isinstance(key, tuple):  # ("person", id, path)
+            self._person_thumbs[key[1]] = image
+            if not self._closed:
+                self.refresh_persons()
+            return
+        self._thumbs[key] = image
         if not self._closed:
             self.refresh_clips()
 
@@ -76,7 +90,8 @@ class BrowserPresenter(QObject):
         self._tasks.wait(5000)
 
 
-def _thumbnail(path, frame: int) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
-    from engine.media import thumbnail
+def _thumbnail(path, start: int, stop: int | None) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
+    """A representative frame of the clip's range (not its first one, which may be black)."""
+    from engine.media.representative import representative_thumbnail
 
-    return thumbnail(path, frame, max_size=THUMB_SIZE)
+    return representative_thumbnail(path, start, stop, max_size=THUMB_SIZE)
