@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import mask_workspace, merge_workspace, training_workspace
+from app import mask_workspace, merge_workspace, shortcuts, training_workspace
 from app.actions import build_actions
 from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.mask_workspace = mask_workspace.install(self)
         self.training_workspace = training_workspace.install(self)
         self.merge_workspace = merge_workspace.install(self)
+        self.shortcuts_action = shortcuts.install(self)  # Help ▸ Keyboard Shortcuts
         for dock in self.findChildren(QDockWidget):
             if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
                 _scroll_when_narrow(dock)

@@ -206,6 +206,7 @@ def _cell_problems(view: QAbstractItemView, max_rows: int = 200) -> list[str]:
         return []
     out: list[str] = []
     fm = QFontMetrics(view.font())
+    pad = 2 * (view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
 
     def visit(parent: QModelIndex, depth: int) -> None:
         for row in range(min(model.rowCount(parent), max_rows)):
@@ -229,7 +230,7 @@ def _cell_problems(view: QAbstractItemView, max_rows: int = 200) -> list[str]:
                 if icon is not None and view.iconSize().width() <= 0:
                     icon_w = 20
                 check = 20 if model.data(index, Qt.ItemDataRole.CheckStateRole) is not None else 0
-                need = max(metrics.horizontalAdvance(line) for line in lines) + icon_w + check + 8
+                need = max(metrics.horizontalAdvance(line) for line in lines) + icon_w + check + pad
                 if need > rect.width() + SLACK:
                     header = model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
                     out.append(f"{_name(view)}: cell '{_short(text)}' (column '{header}') needs {need} px, "

@@ -48,11 +48,14 @@ class JobsView(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.SingleSelection)
         header = self.tree.header()
+        # Columns fit their text; the status (long, with the full text as tooltip) takes the rest.
+        header.setStretchLastSection(False)
+        for col in (0, 1, 2):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.tree.setColumnWidth(0, 44)
-        self.tree.setColumnWidth(1, 110)
-        self.tree.setColumnWidth(2, 80)
-        self.tree.setColumnWidth(3, 130)
+        self.tree.setColumnWidth(3, 84)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")

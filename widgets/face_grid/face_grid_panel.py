@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from widgets.face_grid.face_grid_view import FaceGridView
 from widgets.face_grid.geometry import MAX_TILE, MIN_TILE
 from widgets.face_grid.model import FaceFilter
-from widgets.qt_utils import signals_blocked
+from widgets.qt_utils import FlowLayout, signals_blocked
 
 SORT_LABELS = {
     "frame": "Frame",
@@ -64,11 +64,11 @@ class FaceGridPanel(QWidget):
         self.count_label = QLabel()
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-        bar = QHBoxLayout()
+        # Wraps onto a second row in a narrow dock instead of widening it (or being cut).
+        bar = FlowLayout()
         bar.setContentsMargins(4, 2, 4, 2)
         for w in (self.sort_combo, self.reverse_button, self.role_combo, self.excluded_combo, self.mask_combo):
             bar.addWidget(w)
-        bar.addStretch(1)
         bar.addWidget(self.size_slider)
         bar.addWidget(self.count_label)
         layout = QVBoxLayout(self)
