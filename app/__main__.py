@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.self_test import run_self_test
 
         return run_self_test(app, window)
+    from app.presenters.empty_states import offer_demo_extraction
+
+    offer_demo_extraction(window)
     return app.exec()
 
 

@@ -26,6 +26,7 @@ from app.engine_client import EngineClient
 from app.presenters.browser_presenter import BrowserPresenter
 from app.presenters.curation_presenter import CurationPresenter
 from app.presenters.frame_presenter import FramePresenter
+from app.presenters.empty_states import EmptyStates
 from app.presenters.grid_presenter import GridPresenter
 from app.settings import load_preferences, save_preferences
 from engine.errors import FacesmithError
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.training_workspace = training_workspace.install(self)
         self.merge_workspace = merge_workspace.install(self)
         self.shortcuts_action = shortcuts.install(self)  # Help ▸ Keyboard Shortcuts
+        self.empty_states = EmptyStates(self)
         for dock in self.findChildren(QDockWidget):
             if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
                 _scroll_when_narrow(dock)
