@@ -396,6 +396,8 @@ class TrainInputs:
     persons: tuple[tuple[int, str], ...] = ()
     faces: FaceColumns = dataclasses.field(default_factory=FaceColumns.empty)
     devices: tuple[DeviceChoice, ...] = (AUTO_DEVICE, CPU_DEVICE)
+    #: person id -> the crop file of their best face (engine.project.person_thumbs), for the person lists.
+    person_pictures: dict[int, Path] = dataclasses.field(default_factory=dict)
 
 
 # ======================================================================== command line

@@ -58,3 +58,27 @@ def test_the_demo_offers_its_extraction_once_and_then_shows_faces(qtbot, window:
     assert window.faces_panel.grid.counts()[1] > 0
     assert window.browser.ids("person")
     assert not window.empty_states.graph.isVisible()
+
+
+def test_person_pictures_in_the_grid_filter_and_the_train_dialog(qtbot, extracted_copy: Path) -> None:
+    """Each person's best face is their picture in the grid's person filter and the train dialog."""
+    win = MainWindow(ProjectDocument.open(extracted_copy), start_engine=False)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        combo = win.faces_panel.person_combo
+        persons = win.document.store.persons()
+        assert combo.count() == len(persons) + 1
+        assert all(not combo.itemIcon(i).isNull() for i in range(1, combo.count()))
+        total = win.faces_panel.grid.counts()[0]
+        combo.setCurrentIndex(1)
+        shown = win.faces_panel.grid.counts()[0]
+        assert 0 < shown < total  # only that person's faces
+        assert win.faces_panel.grid.face_filter().person_ids == (combo.itemData(1),)
+        dialog = win.training_workspace.open_dialog()
+        pictured = [i for i in range(dialog.src_person_combo.count())
+                    if not dialog.src_person_combo.itemIcon(i).isNull()]
+        assert len(pictured) == len(persons)
+        dialog.reject()
+    finally:
+        win.close()
