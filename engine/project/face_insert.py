@@ -13,6 +13,7 @@ objects. The big commit leaves its WAL checkpoint to a background thread
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,6 @@ FACE_COLUMNS: Final = (
     "yaw, pitch, roll, sharpness, mouth_open, eyes_open, smile, brow_raise, embedding, "
     "track_id, person_id, excluded, crop_path, created_at, swap_excluded"
 )
-_INSERT: Final = f"INSERT INTO faces ({FACE_COLUMNS}) VALUES ({', '.join('?' * 27)})"
 #: Optional float columns of a face, in table order.
 _OPTIONAL_FLOATS: Final = ("yaw", "pitch", "roll", "sharpness", "mouth_open", "eyes_open", "smile", "brow_raise")
 #: From this many faces on, the commit's checkpoint runs in the background.
@@ -86,8 +86,8 @@ class FaceBatch:
             swap_excluded=cols[22],
         )
 
-    def rows(self, created_at: float) -> Iterable[tuple[Any, ...]]:
-        """The rows for ``executemany``, after checking what SQLite would not."""
+    def rows(self, created_at: float) -> tuple[str, Iterable[tuple[Any, ...]]]:
+        """The INSERT statement and its rows for ``executemany``, after checking what SQLite would not."""
         n = len(self)
         unknown = set(self.face_type) - set(FACE_TYPES)
         if unknown:
@@ -100,16 +100,82 @@ class FaceBatch:
                      "swap_excluded"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"column {name} has {len(getattr(self, name))} values for {n} faces")
-        lm = _blobs(self.landmarks, LANDMARKS_DTYPE)
-        al = _blobs(self.alignment, ALIGNMENT_DTYPE)
         box = np.asarray(self.boxes, dtype=np.float64)
-        return zip(
-            self.clip_id, self.frame, self.idx, box[:, 0].tolist(), box[:, 1].tolist(), box[:, 2].tolist(),
-            box[:, 3].tolist(), self.score, lm, self.face_type, self.crop_size, al,
-            *(self.optional.get(k, (None,) * n) for k in _OPTIONAL_FLOATS),
-            _embedding_blobs(self.embeddings, n), self.track_id, self.person_id, map(int, self.excluded),
-            self.crop_path, (created_at,) * n, map(int, self.swap_excluded), strict=True,
-        )
+        columns: list[tuple[str, Sequence[Any]]] = [
+            ("clip_id", self.clip_id), ("frame", self.frame), ("idx", self.idx),
+            ("x0", box[:, 0].tolist()), ("y0", box[:, 1].tolist()), ("x1", box[:, 2].tolist()),
+            ("y1", box[:, 3].tolist()), ("score", self.score), ("landmarks", _blobs(self.landmarks, LANDMARKS_DTYPE)),
+            ("face_type", self.face_type), ("crop_size", self.crop_size),
+            ("alignment", _blobs(self.alignment, ALIGNMENT_DTYPE)),
+            *((k, self.optional.get(k, (None,) * n)) for k in _OPTIONAL_FLOATS),
+            ("embedding", _embedding_blobs(self.embeddings, n)), ("track_id", self.track_id),
+            ("person_id", self.person_id), ("excluded", [int(v) for v in self.excluded]),
+            ("crop_path", self.crop_path), ("created_at", (created_at,) * n),
+            ("swap_excluded", [int(v) for v in self.swap_excluded]),
+        ]
+        return _statement(columns, n)
+
+
+def _statement(columns: list[tuple[str, Sequence[Any]]], n: int) -> tuple[str, Iterable[tuple[Any, ...]]]:
+    """The INSERT and its rows, binding only what varies.
+
+    A column that is NULL for every face is left out (it defaults to NULL), and one whose
+    value is the same for every face of the batch (the face type, crop size, flags, the
+    time stamp) is written into the statement as a literal. Extraction batches bind
+    about 18 values a row instead of 27: SQLite's per-value binding is a third of its
+    time in a bulk insert.
+    """
+    names: list[str] = []
+    values: list[str] = []
+    bound: list[Sequence[Any]] = []
+    for name, col in columns:
+        kind = _constant(col) if name in _LITERAL_OK else _NOT_CONSTANT
+        if kind is None:
+            continue  # all NULL
+        if kind is not _NOT_CONSTANT:
+            names.append(name)
+            values.append(_literal(kind))
+            continue
+        names.append(name)
+        values.append("?")
+        bound.append(col)
+    sql = f"INSERT INTO faces ({', '.join(names)}) VALUES ({', '.join(values)})"
+    rows: Iterable[tuple[Any, ...]] = zip(*bound, strict=True) if bound else ((),) * n
+    return sql, rows
+
+
+#: Columns whose constant values may be inlined (numbers, NULLs, or checked face types).
+_LITERAL_OK: Final = frozenset({"idx", "face_type", "crop_size", "yaw", "pitch", "roll", "sharpness", "mouth_open",
+                                "eyes_open", "smile", "brow_raise", "embedding", "track_id", "person_id",
+                                "excluded", "crop_path", "created_at", "swap_excluded"})
+_NOT_CONSTANT: Final = object()
+
+
+def _constant(col: Sequence[Any]) -> Any:
+    """The one value of ``col`` (None: all NULL), or ``_NOT_CONSTANT``."""
+    if not len(col):
+        return _NOT_CONSTANT
+    first = col[0]
+    if first is not None and not isinstance(first, (int, float, str)) or isinstance(first, bool):
+        return _NOT_CONSTANT
+    if isinstance(first, str) and first not in FACE_TYPES:
+        return _NOT_CONSTANT  # only the checked face types are inlined as text
+    if isinstance(first, float) and not math.isfinite(first):
+        return _NOT_CONSTANT
+    if isinstance(col, tuple) and len(col) > 1 and col.count(first) == len(col):
+        return first
+    try:
+        same = all(v == first and type(v) is type(first) for v in col) if first is not None else \
+            all(v is None for v in col)
+    except TypeError:
+        return _NOT_CONSTANT
+    return first if same else _NOT_CONSTANT
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
 
 
 def insert_faces(store: ProjectStore, faces: FaceBatch | Iterable[NewFace]) -> range:
@@ -117,12 +183,12 @@ def insert_faces(store: ProjectStore, faces: FaceBatch | Iterable[NewFace]) -> r
     batch = faces if isinstance(faces, FaceBatch) else FaceBatch.from_faces(faces)
     if not len(batch):
         return range(0)
-    rows = batch.rows(time.time())
+    sql, rows = batch.rows(time.time())
     with store.transaction() as c:
         if len(batch) >= DEFER_CHECKPOINT_ROWS:
             store.defer_checkpoint()
         first = (c.execute("SELECT max(id) FROM faces").fetchone()[0] or 0) + 1
-        c.executemany(_INSERT, rows)
+        c.executemany(sql, rows)
         last = c.execute("SELECT max(id) FROM faces").fetchone()[0] or 0
     return range(first, last + 1)
 

@@ -42,6 +42,7 @@ def test_a_batch_stores_exactly_what_the_faces_hold(tmp_path: Path) -> None:
         assert (got.frame, got.box, got.score, got.yaw, got.sharpness, got.excluded, got.swap_excluded,
                 got.crop_path) == (new.frame, new.box, new.score, new.yaw, new.sharpness, new.excluded,
                                    new.swap_excluded, new.crop_path)
+        assert (got.face_type, got.crop_size, got.track_id, got.person_id, got.idx) == ("whole", 128, None, None, 0)
         np.testing.assert_array_equal(got.landmarks, new.landmarks)
         np.testing.assert_array_equal(got.alignment, new.alignment)
         if new.embedding is None:
