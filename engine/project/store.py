@@ -30,6 +30,7 @@ from engine.project import layout
 from engine.project.changes import ChangeSet, RowChange
 from engine.project.face_insert import FACE_COLUMNS as _FACE_COLUMNS
 from engine.project.face_insert import FaceBatch, insert_faces
+from engine.project.face_rows import face_arrays, face_filter, face_from_row
 from engine.project.wal_checkpoint import AUTOCHECKPOINT_PAGES, BackgroundCheckpointer
 from engine.project.models import (
     Clip,
@@ -39,9 +40,6 @@ from engine.project.models import (
     NewFace,
     Person,
     Render,
-    alignment_from_blob,
-    embedding_from_blob,
-    landmarks_from_blob,
 )
 from projects_schema import LATEST_VERSION, SchemaError, SchemaTooNewError, migrate
 
@@ -490,19 +488,19 @@ class ProjectStore:
         ids: Iterable[int] | None = None,
     ) -> list[Face]:
         """Faces filtered by clip, frame range ``(start, stop)`` (stop exclusive), state."""
-        where, params = _face_filter(clip_id, frames, include_excluded)
+        where, params = face_filter(clip_id, frames, include_excluded)
         if ids is not None:
             id_list = list(ids)
             where.append(f"id IN ({', '.join('?' * len(id_list))})")
             params.extend(id_list)
         sql = _FACE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY clip_id, frame, idx"
-        return [_face_from_row(r) for r in self._conn.execute(sql, params)]
+        return [face_from_row(r) for r in self._conn.execute(sql, params)]
 
     def face(self, face_id: int) -> Face:
         row = self._conn.execute(_FACE_SELECT + " WHERE id = ?", (face_id,)).fetchone()
         if row is None:
             raise ProjectError(self.root, f"no face with id {face_id}")
-        return _face_from_row(row)
+        return face_from_row(row)
 
     def face_columns(self, *, clip_id: int | None = None) -> dict[str, np.ndarray]:
         """Every face (or a clip's) as numpy columns, for grids and graphs of 100,000 faces.
@@ -618,20 +616,6 @@ class ProjectStore:
         }
 
 
-def _face_filter(clip_id: int | None, frames: tuple[int, int] | None, include_excluded: bool) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if clip_id is not None:
-        where.append("clip_id = ?")
-        params.append(clip_id)
-    if frames is not None:
-        where.append("frame >= ? AND frame < ?")
-        params.extend(frames)
-    if not include_excluded:
-        where.append("excluded = 0")
-    return where, params
-
-
 def _model_from_row(r: sqlite3.Row) -> Model:
     return Model(id=r["id"], kind=r["kind"], name=r["name"], arch=r["arch"], face_type=r["face_type"],
                  resolution=r["resolution"], config=json.loads(r["config"]), iteration=r["iteration"],
@@ -647,24 +631,3 @@ def _clip_from_row(r: sqlite3.Row) -> Clip:
         audio_codec=r["audio_codec"], in_frame=r["in_frame"], out_frame=r["out_frame"], added_at=r["added_at"],
         kind=r["kind"],
     )
-
-
-def _face_from_row(r: sqlite3.Row) -> Face:
-    return Face(
-        r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8], landmarks_from_blob(r[9]), r[10], r[11],
-        alignment_from_blob(r[12]), r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20],
-        embedding_from_blob(r[21]), r[22], r[23], bool(r[24]), r[25], r[26], bool(r[27]),
-    )
-
-
-def face_arrays(faces: Sequence[Face]) -> dict[str, np.ndarray]:
-    """Columns of ``faces`` as arrays (ids, frames, yaw, pitch, ...) for plots and grids."""
-    nan = float("nan")
-    return {
-        "id": np.fromiter((f.id for f in faces), np.int64, len(faces)),
-        "clip_id": np.fromiter((f.clip_id for f in faces), np.int64, len(faces)),
-        "frame": np.fromiter((f.frame for f in faces), np.int64, len(faces)),
-        "yaw": np.fromiter((nan if f.yaw is None else f.yaw for f in faces), np.float64, len(faces)),
-        "pitch": np.fromiter((nan if f.pitch is None else f.pitch for f in faces), np.float64, len(faces)),
-        "excluded": np.fromiter((f.excluded for f in faces), bool, len(faces)),
-    }
