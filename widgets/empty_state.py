@@ -51,5 +51,7 @@ class EmptyState(QFrame):
         host = self.parentWidget()
         width = min(max(host.width() - 24, 120), 360)
         self.setFixedWidth(width)
-        self.adjustSize()
+        layout = self.layout()
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalSizeHint().height()
+        self.setFixedHeight(max(height, layout.totalMinimumSize().height()))
         self.move((host.width() - self.width()) // 2, max((host.height() - self.height()) // 2, 4))

@@ -154,6 +154,28 @@ def test_every_dock_tab_and_dialog_shows_its_text_whole(qtbot, window_at, size: 
     assert not problems, f"{len(problems)} cut-off texts at {width}x{height}:\n" + "\n".join(sorted(set(problems)))
 
 
+def test_the_empty_demo_fits_too(qtbot, tmp_path: Path) -> None:
+    """A new user's first view: the demo before extraction, with its empty states."""
+    from engine.project.demo import ensure_demo
+
+    QSettings().remove("main_window")
+    win = MainWindow(ProjectDocument.open(ensure_demo(tmp_path / "Demo")), start_engine=False)
+    qtbot.addWidget(win)
+    win.resize(1366, 768)
+    win.show()
+    qtbot.waitExposed(win)
+    settle(qtbot, 300)
+    problems = walk_pages(qtbot, win, "main window")
+    for dock in win.findChildren(QDockWidget):
+        dock.show()
+        dock.raise_()
+        settle(qtbot, 100)
+        problems += walk_pages(qtbot, win, f"dock {dock.windowTitle()}")
+    assert win.empty_states.grid.isVisible() or win.empty_states.graph.isVisible()
+    win.close()
+    assert not problems, "\n".join(sorted(set(problems)))
+
+
 def test_the_audit_finds_cut_text_and_passes_text_that_fits(qtbot) -> None:
     """The check itself can fail: each kind of cut text is reported, fitting text is not."""
     from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabBar, QTreeWidget, QTreeWidgetItem
