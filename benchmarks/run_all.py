@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LINE = re.compile(r"^(?P<name>[\w.\-]+): (?P<value>[-+0-9.eE]+|nan|inf) (?P<unit>\S+) "
+LINE = re.compile(r"^(?P<name>.+?): (?P<value>[-+0-9.eE]+|nan|inf) (?P<unit>\S+) "
                   r"\(target (?P<target>[<>]=\s*[-+0-9.eE]+)\) (?P<verdict>ok|MISSED)\s*$")
 #: Set for the scripts, so ui_speed.py leaves its sub-benchmarks to this runner.
 RUNNER_ENV = "FACESMITH_BENCH_RUNNER"
