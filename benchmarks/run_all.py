@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LINE = re.compile(r"^(?P<name>.+?): (?P<value>[-+0-9.eE]+|nan|inf) (?P<unit>\S+) "
+LINE = re.compile(r"^(?P<name>.+?): (?P<value>[-+0-9.eE]+|nan|inf)(?: (?P<unit>.*?))? "
                   r"\(target (?P<target>[<>]=\s*[-+0-9.eE]+)\) (?P<verdict>ok|MISSED)\s*$")
 #: Set for the scripts, so ui_speed.py leaves its sub-benchmarks to this runner.
 RUNNER_ENV = "FACESMITH_BENCH_RUNNER"
@@ -61,7 +61,7 @@ def run(script: Path) -> list[Figure]:
         tail = (tail + [line.rstrip()])[-3:]
         m = LINE.match(line.strip())
         if m:
-            figures.append(Figure(script.stem, m["name"], m["value"], m["unit"], m["target"], m["verdict"]))
+            figures.append(Figure(script.stem, m["name"], m["value"], m["unit"] or "", m["target"], m["verdict"]))
     code = proc.wait()
     print(f"   ({time.perf_counter() - t:.0f} s, exit {code})", flush=True)
     if code != 0 and not any(f.verdict == "MISSED" for f in figures):
@@ -72,7 +72,8 @@ def run(script: Path) -> list[Figure]:
 
 def table(figures: list[Figure]) -> str:
     rows = [("benchmark", "figure", "value", "target", "result")]
-    rows += [(f.script, f.name, f"{f.value} {f.unit}".strip(), f.target, f.verdict) for f in figures]
+    rows += [(f.script, f.name if len(f.name) <= 64 else f.name[:63] + "…", f"{f.value} {f.unit}".strip(), f.target,
+              f.verdict) for f in figures]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     out = []
     for k, r in enumerate(rows):
