@@ -30,7 +30,7 @@ from engine.project import layout
 from engine.project.changes import ChangeSet, RowChange
 from engine.project.face_insert import FACE_COLUMNS as _FACE_COLUMNS
 from engine.project.face_insert import FaceBatch, insert_faces
-from engine.project.face_rows import face_arrays, face_filter, face_from_row
+from engine.project.face_rows import face_arrays, face_filter, face_from_row, faces_from_rows
 from engine.project.wal_checkpoint import AUTOCHECKPOINT_PAGES, BackgroundCheckpointer
 from engine.project.models import (
     Clip,
@@ -494,7 +494,7 @@ class ProjectStore:
             where.append(f"id IN ({', '.join('?' * len(id_list))})")
             params.extend(id_list)
         sql = _FACE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY clip_id, frame, idx"
-        return [face_from_row(r) for r in self._conn.execute(sql, params)]
+        return faces_from_rows(self._conn.execute(sql, params).fetchall())
 
     def face(self, face_id: int) -> Face:
         row = self._conn.execute(_FACE_SELECT + " WHERE id = ?", (face_id,)).fetchone()
