@@ -162,14 +162,15 @@ def _constant(col: Sequence[Any]) -> Any:
         return _NOT_CONSTANT  # only the checked face types are inlined as text
     if isinstance(first, float) and not math.isfinite(first):
         return _NOT_CONSTANT
-    if isinstance(col, tuple) and len(col) > 1 and col.count(first) == len(col):
-        return first
+    if col[-1] != first and not (first is None and col[-1] is None):
+        return _NOT_CONSTANT  # the common case, decided without a pass over the column
     try:
-        same = all(v == first and type(v) is type(first) for v in col) if first is not None else \
-            all(v is None for v in col)
+        distinct = set(col)  # one pass in C
     except TypeError:
         return _NOT_CONSTANT
-    return first if same else _NOT_CONSTANT
+    if len(distinct) != 1 or any(type(v) is bool for v in distinct):
+        return _NOT_CONSTANT
+    return first
 
 
 def _literal(value: Any) -> str:
