@@ -1,6 +1,6 @@
-"""Nothing is cut off: at 1366x768 (a laptop) and 1920x1080, on a real project with faces
-and persons, every dock, tab and dialog shows its labels, buttons, tabs,
-header sections and cells whole. Measured with the widgets' font metrics
+"""Nothing is cut off: at 1366x768 (a laptop), 1440x900 (the default size) and 1920x1080,
+on a real project with faces and persons, every dock, tab and dialog shows its labels,
+buttons, tabs, header sections and cells whole. Measured with the widgets' font metrics
 (tests/layout_audit.py), not from screenshots; screenshots are saved to artifacts/."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from app.main_window import MainWindow
 from layout_audit import clipped_text
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.timeout(300)]
-SIZES = [(1366, 768), (1920, 1080)]
+SIZES = [(1366, 768), (1440, 900), (1920, 1080)]
 
 
 @pytest.fixture(autouse=True)
