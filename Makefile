@@ -15,7 +15,7 @@ FACE_ALIGNMENT := face-alignment==1.5.0
 # (their other requirements are in pyproject.toml).
 NO_DEPS_EXTRA := mediapipe==0.10.14 scenedetect==0.7.2
 
-.PHONY: run test setup demo bench lint-imports clean-venv
+.PHONY: run test setup demo bench bundle lint-imports clean-venv
 
 setup: $(STAMP)
 
@@ -40,7 +40,13 @@ lint-imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/run_all.py $(BENCH)
+
+# The one-folder app in dist/Facesmith (editor + engine); PyInstaller's cache stays in build/.
+bundle: $(STAMP)
+	PYINSTALLER_CONFIG_DIR=$(CURDIR)/build/pyinstaller-config $(PY) -m PyInstaller --noconfirm --log-level WARN \
+		--distpath dist --workpath build/pyinstaller build_installer.spec
+	@du -sh dist/Facesmith
 
 clean-venv:
 	rm -rf $(VENV)

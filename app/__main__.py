@@ -10,6 +10,8 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facesmith-editor", description="The Facesmith editor.")
     parser.add_argument("project", nargs="?", help="a .facesmith project folder (default: the demo project)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the project, run one job through the engine, report and exit (app/self_test.py)")
     args = parser.parse_args(argv)
 
     from app.preflight import check_display
@@ -45,6 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     remember_project(document.root)
     window = MainWindow(document)
     window.show()
+    if args.self_test:
+        from app.self_test import run_self_test
+
+        return run_self_test(app, window)
+    from app.presenters.empty_states import offer_demo_extraction
+
+    offer_demo_extraction(window)
     return app.exec()
 
 

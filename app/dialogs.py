@@ -6,11 +6,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QLabel,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -19,6 +23,30 @@ from app.settings import Preferences
 from engine.errors import FacesmithError
 from engine.jobs.registry import get_kind, validate_params
 from widgets.params_form import ParamsForm
+
+
+def scrolling(inner: QWidget) -> QScrollArea:
+    """``inner`` in a vertical scroll area: on a short screen the form scrolls, never clips."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(inner)
+    area.setMinimumWidth(inner.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area
+
+
+def fit_to_screen(dialog: QDialog, inner: QWidget) -> None:
+    """Open as tall as the form wants (a scroll area alone asks for ~24 lines), within the screen."""
+    screen = dialog.screen() or QGuiApplication.primaryScreen()
+    room = screen.availableGeometry() if screen is not None else None
+    extra = dialog.sizeHint().height() - min(dialog.sizeHint().height(), inner.sizeHint().height())
+    want_h = inner.sizeHint().height() + max(extra, 80)
+    want_w = max(dialog.sizeHint().width(), inner.sizeHint().width() + 60, 460)
+    if room is not None:
+        want_h = min(want_h, room.height() - 60)
+        want_w = min(want_w, room.width() - 40)
+    dialog.resize(want_w, want_h)
 
 
 class JobDialog(QDialog):
@@ -44,8 +72,9 @@ class JobDialog(QDialog):
             label = QLabel(intro)
             label.setWordWrap(True)
             layout.addWidget(label)
-        layout.addWidget(self.form)
+        layout.addWidget(scrolling(self.form), 1)
         layout.addWidget(buttons)
+        fit_to_screen(self, self.form)
         self.params: dict[str, Any] = {}
 
     def accept(self) -> None:
@@ -69,8 +98,9 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.form)
+        layout.addWidget(scrolling(self.form), 1)
         layout.addWidget(buttons)
+        fit_to_screen(self, self.form)
         self.prefs = prefs
 
     def accept(self) -> None:

@@ -38,6 +38,19 @@ def log_tail(root: Path, lines: int = 20) -> str:
     return "\n".join(out[-lines:])
 
 
+def engine_command(python: str = sys.executable) -> tuple[str, list[str]]:
+    """The program and leading arguments that start the engine.
+
+    From source that is ``python -m engine``. In the PyInstaller bundle the editor is a
+    frozen executable that cannot run ``-m``; the engine is the ``facesmith`` executable
+    next to it (build_installer.spec), which takes the same arguments.
+    """
+    if getattr(sys, "frozen", False):
+        exe = Path(sys.executable).with_name("facesmith.exe" if sys.platform == "win32" else "facesmith")
+        return str(exe), []
+    return python, ["-m", "engine"]
+
+
 class EngineClient(QObject):
     """Queues jobs, watches them, and keeps an engine process running while there is work.
 
@@ -46,7 +59,8 @@ class EngineClient(QObject):
     jobs_changed(list[Job]) : jobs whose row changed since the last poll.
     job_progress(int, float, str) : a running job's progress and status text.
     job_finished(int, ChangeSet) : a job is done; views refresh from its change set.
-    job_failed(int, str) : a job failed; the string is its error (traceback).
+    job_failed(int, str) : a job failed; the string is its one-line summary (the exception's
+        message; the traceback is in the job's details).
     engine_state_changed(bool) : the engine process started (True) or stopped (False).
     engine_crashed(int, str) : the process died with this exit code; the log tail.
     """
@@ -74,8 +88,9 @@ class EngineClient(QObject):
         self._gave_up = False
         self._last_exit = 0.0
         self.process = QProcess(self)
-        self.process.setProgram(python)
-        self.process.setArguments(["-m", "engine", "worker", "--project", str(root), "--exit-when-idle"])
+        program, prefix = engine_command(python)
+        self.process.setProgram(program)
+        self.process.setArguments([*prefix, "worker", "--project", str(root), "--exit-when-idle"])
         self.process.setWorkingDirectory(str(root))
         (root / "logs").mkdir(exist_ok=True)
         self.process.setStandardOutputFile(QProcess.nullDevice())
@@ -190,7 +205,7 @@ class EngineClient(QObject):
                     summary = (job.result or {}).get("changes") or {}
                     self.job_finished.emit(job.id, ChangeSet.from_summary(summary, label=f"job {job.id}"))
                 elif job.state == "failed":
-                    self.job_failed.emit(job.id, job.error_text or job.status_text)
+                    self.job_failed.emit(job.id, job.status_text or "failed")
         if fresh:
             self.jobs_changed.emit(fresh)
         # Jobs queued by someone else (the CLI): start an engine for them, but not more

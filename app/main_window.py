@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import interop_menu, mask_workspace, merge_workspace, system_workspace, training_workspace
+from app import interop_menu, mask_workspace, merge_workspace, shortcuts, system_workspace, training_workspace
 from app.actions import build_actions
 from app.dialogs import JobDialog, PreferencesDialog, ask_role
 from app.document import ProjectDocument
@@ -26,6 +26,7 @@ from app.engine_client import EngineClient
 from app.presenters.browser_presenter import BrowserPresenter
 from app.presenters.curation_presenter import CurationPresenter
 from app.presenters.frame_presenter import FramePresenter
+from app.presenters.empty_states import EmptyStates
 from app.presenters.grid_presenter import GridPresenter
 from app.settings import load_preferences, save_preferences
 from engine.errors import FacesmithError
@@ -100,6 +101,8 @@ class MainWindow(QMainWindow):
         self.merge_workspace = merge_workspace.install(self)
         self.interop_menu = interop_menu.install(self)  # File ▸ Import / Export
         self.system_workspace = system_workspace.install(self)  # Help ▸ System, models' disk use
+        self.shortcuts_action = shortcuts.install(self)  # Help ▸ Keyboard Shortcuts
+        self.empty_states = EmptyStates(self)
         for dock in self.findChildren(QDockWidget):
             if self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea:
                 _scroll_when_narrow(dock)
@@ -345,9 +348,8 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Job", str(exc))
         return run
 
-    def _on_job_failed(self, job_id: int, error: str) -> None:
-        last = error.strip().splitlines()[-1] if error.strip() else "failed"
-        self.statusBar().showMessage(f"job {job_id} failed: {last}", 10000)
+    def _on_job_failed(self, job_id: int, summary: str) -> None:
+        self.statusBar().showMessage(f"job {job_id} failed: {summary} (details in the Jobs dock)", 10000)
 
     def _on_engine_crashed(self, code: int, tail: str) -> None:
         self.statusBar().showMessage(f"the engine stopped unexpectedly (exit code {code})", 15000)

@@ -409,6 +409,8 @@ class TrainInputs:
     devices: tuple[DeviceChoice, ...] = (AUTO_DEVICE, CPU_DEVICE)
     #: ``(id, name, role)`` of every clip, for the dialog's clip choice
     clips: tuple[tuple[int, str, str], ...] = ()
+    #: person id -> the crop file of their best face (engine.project.person_thumbs), for the person lists.
+    person_pictures: dict[int, Path] = dataclasses.field(default_factory=dict)
 
 
 # ======================================================================== command line

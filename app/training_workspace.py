@@ -41,6 +41,7 @@ from app.train_dialog import (
 )
 from engine.errors import FacesmithError
 from engine.project.models import Job
+from engine.project.person_thumbs import person_thumbnails
 from widgets.training_monitor import TrainingMonitor
 
 if TYPE_CHECKING:
@@ -166,7 +167,8 @@ class TrainingWorkspace(QObject):
         models = tuple(c for m in store.models("swap") if (c := ModelChoice.from_model(m)) is not None)
         persons = tuple((p.id, p.name) for p in store.persons())
         return TrainInputs(store.root, models, persons, FaceColumns.from_columns(store.face_columns()), self._devices,
-                           clips=tuple((c.id, c.name, c.role) for c in store.clips()))
+                           clips=tuple((c.id, c.name, c.role) for c in store.clips()),
+                           person_pictures=person_thumbnails(store))
 
     def open_dialog(self, *, model: int | None = None) -> TrainDialog:
         """Train Swap Model… (or continue ``model``): opens the dialog, queues on accept."""

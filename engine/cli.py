@@ -73,8 +73,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         for role in ("src", "dst"):
             n, ex = summary["faces_by_role"].get(role, (0, 0))
             print(f"faces    {role}: {n}" + (f" ({ex} excluded)" if ex else ""))
-        print(f"persons  {summary['persons']}")
-        print(f"models   {summary['models']}")
+        from engine.project.info import info_lines
+
+        print("\n".join(info_lines(store)))
         jobs = summary["jobs_by_state"]
         print("jobs     " + (", ".join(f"{k} {v}" for k, v in sorted(jobs.items())) or "none"))
     return 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.project.models import Clip, Model, Person, Render
 from widgets.qt_utils import signals_blocked
@@ -50,8 +50,15 @@ class ProjectBrowser(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["name", "info", "faces"])
-        self.setColumnWidth(0, 190)
-        self.setColumnWidth(1, 120)
+        # Sized to fit the dock, never wider: the name takes what is left (elided, with
+        # the full name as its tooltip: names are user data); info and counts fit their text.
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setIconSize(QSize(48, 36))
         self.setUniformRowHeights(False)
         self.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
@@ -59,6 +66,7 @@ class ProjectBrowser(QTreeWidget):
         self._sections: dict[str, QTreeWidgetItem] = {}
         for key in SECTIONS:
             item = QTreeWidgetItem([_TITLES[key]])
+            item.setToolTip(0, _TITLES[key])
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             item.setFirstColumnSpanned(True)
             font = item.font(0)
@@ -81,13 +89,16 @@ class ProjectBrowser(QTreeWidget):
             for clip in clips:
                 faces, excluded = face_counts.get(clip.id, (0, 0))
                 item = QTreeWidgetItem([
-                    clip.name, f"{clip.width}×{clip.height} · {clip.frame_count} f · {float(clip.fps):g} fps",
+                    clip.name, f"{clip.width}×{clip.height} · {clip.frame_count} f",
                     f"{faces - excluded}" + (f" (+{excluded})" if excluded else ""),
                 ])
+                item.setToolTip(1, f"{clip.width}×{clip.height} · {clip.frame_count} frames at {float(clip.fps):g} fps")
+                item.setToolTip(2, f"{faces - excluded} faces in the training set"
+                                + (f", {excluded} excluded" if excluded else ""))
                 item.setData(0, _KIND, "clip")
                 item.setData(0, _ID, clip.id)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-                tip = f"{clip.path}\n{clip.duration_s:.2f} s, {clip.codec}" + (f", audio {clip.audio_codec}" if clip.audio_codec else ", no audio")
+                tip = f"{clip.name}\n{clip.path}\n{clip.duration_s:.2f} s, {clip.codec}" + (f", audio {clip.audio_codec}" if clip.audio_codec else ", no audio")
                 if clip.missing:
                     item.setForeground(0, QBrush(QColor("#ff6060")))
                     item.setText(0, f"{clip.name} (missing)")
@@ -98,7 +109,8 @@ class ProjectBrowser(QTreeWidget):
                 self._sections[clip.role].addChild(item)
             self._retitle()
 
-    def set_persons(self, rows: list[PersonRow]) -> None:
+    def set_persons(self, rows: list[PersonRow], thumbnails: dict[int, np.ndarray] | None = None) -> None:
+        """Persons with their face counts; ``thumbnails``: person id -> RGB best face."""
         with signals_blocked(self):
             section = self._sections["persons"]
             section.takeChildren()
@@ -108,7 +120,9 @@ class ProjectBrowser(QTreeWidget):
                 item.setData(0, _KIND, "person")
                 item.setData(0, _ID, p.id)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable)
-                item.setToolTip(0, "Double-click or F2 to rename")
+                item.setToolTip(0, f"{p.name}\nDouble-click or F2 to rename")
+                if thumbnails and p.id in thumbnails:
+                    item.setIcon(0, QIcon(QPixmap.fromImage(_qimage(thumbnails[p.id]))))
                 if p.wanted:
                     item.setForeground(1, QBrush(QColor("#5cc878")))
                 section.addChild(item)
@@ -120,6 +134,7 @@ class ProjectBrowser(QTreeWidget):
             section.takeChildren()
             for m in models:
                 item = QTreeWidgetItem([m.name, f"{m.kind} {m.arch} {m.resolution}px", f"it {m.iteration:,}"])
+                item.setToolTip(0, m.name)
                 item.setData(0, _KIND, "model")
                 item.setData(0, _ID, m.id)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)

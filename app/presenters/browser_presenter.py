@@ -8,9 +8,11 @@ from PySide6.QtCore import QObject, Signal
 from app.background import TaskRunner
 from app.document import ProjectDocument
 from engine.project.changes import ChangeSet
+from engine.project.person_thumbs import load_thumbnail, person_thumbnails
 from widgets.project_browser import PersonRow, ProjectBrowser
 
 THUMB_SIZE = 96
+PERSON_THUMB = 48
 
 
 class BrowserPresenter(QObject):
@@ -23,6 +25,8 @@ class BrowserPresenter(QObject):
         self.document = document
         self.view = view
         self._thumbs: dict[int, np.ndarray] = {}
+        self._person_thumbs: dict[int, np.ndarray] = {}
+        self._person_paths: dict[int, object] = {}
         self._closed = False
         self._tasks = TaskRunner(self, threads=1)
         self._tasks.finished.connect(self._on_thumbnail)
@@ -44,13 +48,18 @@ class BrowserPresenter(QObject):
             if clip.id not in self._thumbs and not clip.missing:
                 from engine.project.images import frame_source
 
-                source, frame = frame_source(store, clip), clip.in_frame
-                self._tasks.submit(clip.id, lambda s=source, f=frame: _thumbnail(s, f))
+                source, start, stop = frame_source(store, clip), clip.in_frame, clip.out_frame
+                self._tasks.submit(clip.id, lambda s=source, a=start, b=stop: _thumbnail(s, a, b))
 
     def refresh_persons(self) -> None:
         store = self.document.store
         counts = store.person_face_counts()
-        self.view.set_persons([PersonRow(p, *counts.get(p.id, (0, 0))) for p in store.persons()])
+        persons = store.persons()
+        self.view.set_persons([PersonRow(p, *counts.get(p.id, (0, 0))) for p in persons], self._person_thumbs)
+        for pid, path in person_thumbnails(store).items():
+            if self._person_paths.get(pid) != path:
+                self._person_paths[pid] = path
+                self._tasks.submit(("person", pid, path), lambda p=path: load_thumbnail(p, PERSON_THUMB))
 
     def refresh_models(self) -> None:
         self.view.set_models(self.document.store.models())
@@ -67,8 +76,13 @@ class BrowserPresenter(QObject):
     def rename_person(self, person_id: int, name: str) -> None:
         self.document.execute("Rename person", lambda store: store.rename_person(person_id, name))
 
-    def _on_thumbnail(self, clip_id: int, image: np.ndarray) -> None:
-        self._thumbs[clip_id] = image
+    def _on_thumbnail(self, key: object, image: np.ndarray) -> None:
+        if isinstance(key, tuple):  # ("person", id, path)
+            self._person_thumbs[key[1]] = image
+            if not self._closed:
+                self.refresh_persons()
+            return
+        self._thumbs[key] = image
         if not self._closed:
             self.refresh_clips()
 
@@ -78,8 +92,9 @@ class BrowserPresenter(QObject):
         self._tasks.wait(5000)
 
 
-def _thumbnail(source, frame: int) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
-    from engine.media import thumbnail
+def _thumbnail(source, start: int, stop: int | None) -> np.ndarray:  # noqa: ANN001 - runs in a worker thread
+    """A representative frame of the clip's range (not its first one, which may be black)."""
+    from engine.media.representative import representative_thumbnail
 
     with source.open(cache_frames=0) as reader:
-        return thumbnail(reader, frame, max_size=THUMB_SIZE)
+        return representative_thumbnail(reader, start, stop, max_size=THUMB_SIZE)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject
 from app.document import ProjectDocument
 from engine.project.changes import ChangeSet
 from engine.project.faces import crop_path
+from engine.project.person_thumbs import load_thumbnail, person_thumbnails
 from widgets.face_grid import FaceGridPanel, FaceTable
 
 
@@ -56,6 +57,21 @@ class GridPresenter(QObject):
 
     def reload(self) -> None:
         self.grid.set_faces(face_table(self.document.face_columns()))
+        self.refresh_persons()
+
+    def refresh_persons(self) -> None:
+        """The person filter's entries, each with the person's best face as its picture."""
+        store = self.document.store
+        pictures = person_thumbnails(store)
+        rows = []
+        for p in store.persons():
+            path = pictures.get(p.id)
+            try:
+                picture = load_thumbnail(path, 24) if path is not None else None
+            except ValueError:
+                picture = None
+            rows.append((p.id, p.name, picture))
+        self.panel.set_persons(rows)
 
     def set_excluded(self, ids: np.ndarray, excluded: bool) -> None:
         ids = [int(i) for i in np.asarray(ids).ravel()]

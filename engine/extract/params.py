@@ -24,6 +24,23 @@ def default_processes() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def check_fan_weights() -> None:
+    """Refuse the FAN backend when its weight file is not on disk (ValueError naming it).
+
+    Checked when the job is queued, so ``extract --backend fan`` without the weights is
+    refused at once with the file and folder to fix, instead of a job that starts and
+    then fails with a traceback. Facesmith never downloads the file and never silently
+    swaps in another backend: the user picks dlib if that is what they want.
+    """
+    from engine.faces.errors import BackendUnavailable
+    from engine.faces.fan_backend import fan_weights_path
+
+    try:
+        fan_weights_path()
+    except BackendUnavailable as exc:
+        raise ValueError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class ExtractParams:
     """What to extract and how.
@@ -96,6 +113,8 @@ class ExtractParams:
             raise ValueError(f"jpeg_quality must be 1-100, got {self.jpeg_quality}")
         if self.clips and self.role is not None:
             raise ValueError("give clips or role, not both")
+        if self.backend == "fan":
+            check_fan_weights()
 
     @property
     def process_count(self) -> int:

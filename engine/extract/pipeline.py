@@ -118,7 +118,7 @@ class ExtractOutcome:
                          if self.reference.person_id is not None else
                          "no person matches the reference: all faces excluded")
         if frames:
-            notes.append(f"{self.frames_per_s:.1f} frames/s")
+            notes.append(f"{self.frames_per_s:.1f} frames/s average")
         return text + (" (" + "; ".join(notes) + ")" if notes else "")
 
     def data(self) -> dict[str, Any]:
@@ -198,9 +198,12 @@ def run_extraction(ctx: ExtractContext, p: ExtractParams, *, since: float | None
 
             def after_batch(report: ScanReport) -> None:
                 done = report.total_frames
-                fps = done / max(time.perf_counter() - scan_started, 1e-6)
+                # One measure everywhere (here, the metric, the final message): frames
+                # done over the time since the job started, labelled as an average.
+                fps = done / max(time.perf_counter() - started, 1e-6)
                 ctx.progress(0.85 * done / total,
-                             f"{names.get(report.last_clip, '')}: frame {done}/{total}, {fps:.1f} frames/s")
+                             f"{names.get(report.last_clip, '')}: frame {done}/{total}, "
+                             f"{fps:.1f} frames/s average")
                 ctx.metric(done, "frames_per_s", fps)
                 ctx.check(save=lambda: {"phase": "scan", "frames_done": done})
 

@@ -75,7 +75,7 @@ def fan_weights_path(weights_dir: str | os.PathLike[str] | None = None) -> Path:
             f"  Put {path.name} in {folder}/\n"
             f"  (download it on a machine with network access from {url}; the folder is "
             f"$TORCH_HOME/hub/checkpoints, by default ~/.cache/torch/hub/checkpoints).\n"
-            f"  Facesmith never downloads it itself; the dlib backend works without it.",
+            f"  Facesmith never downloads it; to extract without it, choose the dlib backend.",
         )
     return path
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from engine.errors import JobError
 from engine.jobs.context import JobContext, JobInterrupted
+from engine.jobs.messages import failure_summary
 from engine.jobs.queue import STALE_AFTER_S, JobQueue, worker_id
 from engine.jobs.registry import JobResult, get_kind
 from engine.project.models import Job
@@ -232,9 +233,9 @@ class Worker:
                 # Asked to shut down through the row (the editor quitting): the job is back
                 # in the queue, and this worker must not claim it again.
                 self.shutdown.set()
-        except Exception:
+        except Exception as exc:
             error = traceback.format_exc()
-            state, status = "failed", error.strip().splitlines()[-1][:200]
+            state, status = "failed", failure_summary(exc)
             log.error("job %s failed:\n%s", job.id, error)
         finally:
             # The heartbeat stops (and writes its last progress) before the end is recorded.

@@ -28,8 +28,11 @@ import engine
 from engine.errors import ProjectError
 from engine.project import layout
 from engine.project.changes import ChangeSet, RowChange
+from engine.project.face_insert import FACE_COLUMNS as _FACE_COLUMNS
+from engine.project.face_insert import FaceBatch, insert_faces
+from engine.project.face_rows import face_arrays, face_filter, face_from_row, faces_from_rows
+from engine.project.wal_checkpoint import AUTOCHECKPOINT_PAGES, BackgroundCheckpointer
 from engine.project.models import (
-    FACE_TYPES,
     Clip,
     Face,
     Model,
@@ -37,12 +40,6 @@ from engine.project.models import (
     NewFace,
     Person,
     Render,
-    alignment_from_blob,
-    alignment_to_blob,
-    embedding_from_blob,
-    embedding_to_blob,
-    landmarks_from_blob,
-    landmarks_to_blob,
 )
 from projects_schema import LATEST_VERSION, SchemaError, SchemaTooNewError, migrate
 
@@ -51,11 +48,6 @@ BUSY_TIMEOUT_MS: Final = 10_000
 #: How long a writer keeps retrying BEGIN IMMEDIATE before it reports the database busy.
 WRITE_RETRY_S: Final = 60.0
 
-_FACE_COLUMNS: Final = (
-    "clip_id, frame, idx, x0, y0, x1, y1, score, landmarks, face_type, crop_size, alignment, "
-    "yaw, pitch, roll, sharpness, mouth_open, eyes_open, smile, brow_raise, embedding, "
-    "track_id, person_id, excluded, crop_path, created_at, swap_excluded"
-)
 _FACE_SELECT: Final = "SELECT id, " + _FACE_COLUMNS + " FROM faces"
 _FLOAT_FACE_COLUMNS: Final = ("sharpness", "yaw", "pitch", "roll", "mouth_open", "eyes_open", "smile", "brow_raise")
 _CLIP_SELECT: Final = (
@@ -125,6 +117,8 @@ class ProjectStore:
         self.db_path: Final = root / layout.DB_NAME
         self.readonly: Final = readonly
         self._conn = conn
+        self._checkpointer: BackgroundCheckpointer | None = None
+        self._defer_checkpoint = False
         self._txn_depth = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -229,7 +223,13 @@ class ProjectStore:
         return ProjectStore(self.root, connect(self.db_path, readonly=self.readonly), readonly=self.readonly)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._conn.close()
+
+    def defer_checkpoint(self) -> None:
+        """Let the commit of the current (big) write leave its WAL checkpoint to a thread."""
+        self._defer_checkpoint = True
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -274,14 +274,30 @@ class ProjectStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
         self._txn_depth = 1
+        self._defer_checkpoint = False
         try:
             yield self._conn
-            self._conn.execute("COMMIT")
+            if self._defer_checkpoint:
+                self._commit_deferring_checkpoint()
+            else:
+                self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
         finally:
             self._txn_depth = 0
+            self._defer_checkpoint = False
+
+    def _commit_deferring_checkpoint(self) -> None:
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            self._conn.execute("COMMIT")
+        finally:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        if self._checkpointer is None:
+            self._checkpointer = BackgroundCheckpointer(self.db_path)
+        self._checkpointer.request()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, params).fetchall()
@@ -459,32 +475,9 @@ class ProjectStore:
                                 label=f"Set range of {clip.name}")
 
     # ------------------------------------------------------------------ faces
-    def add_faces(self, faces: Iterable[NewFace]) -> ChangeSet:
-        """Insert faces in bulk (one transaction, ``executemany``); returns their ids."""
-        now = time.time()
-
-        def checked(f: NewFace) -> NewFace:
-            if f.face_type not in FACE_TYPES:
-                raise ValueError(f"unknown face type {f.face_type!r} (expected one of {', '.join(FACE_TYPES)})")
-            return f
-
-        rows = (
-            (
-                f.clip_id, f.frame, f.idx, *f.box, f.score,
-                landmarks_to_blob(f.landmarks), f.face_type, f.crop_size, alignment_to_blob(f.alignment),
-                f.yaw, f.pitch, f.roll, f.sharpness, f.mouth_open, f.eyes_open, f.smile, f.brow_raise,
-                embedding_to_blob(f.embedding), f.track_id, f.person_id, int(f.excluded), f.crop_path, now,
-                int(f.swap_excluded),
-            )
-            for f in map(checked, faces)
-        )
-        with self.transaction() as c:
-            first = (self.scalar("SELECT max(id) FROM faces") or 0) + 1
-            c.executemany(
-                f"INSERT INTO faces ({_FACE_COLUMNS}) VALUES ({', '.join('?' * 27)})", rows
-            )
-            last = self.scalar("SELECT max(id) FROM faces") or 0
-        return ChangeSet.bulk("faces", range(first, last + 1), label="Add faces")
+    def add_faces(self, faces: Iterable[NewFace] | FaceBatch) -> ChangeSet:
+        """Insert faces in bulk (one transaction, columnar ``executemany``); returns their ids."""
+        return ChangeSet.bulk("faces", insert_faces(self, faces), label="Add faces")
 
     def faces(
         self,
@@ -495,19 +488,19 @@ class ProjectStore:
         ids: Iterable[int] | None = None,
     ) -> list[Face]:
         """Faces filtered by clip, frame range ``(start, stop)`` (stop exclusive), state."""
-        where, params = _face_filter(clip_id, frames, include_excluded)
+        where, params = face_filter(clip_id, frames, include_excluded)
         if ids is not None:
             id_list = list(ids)
             where.append(f"id IN ({', '.join('?' * len(id_list))})")
             params.extend(id_list)
         sql = _FACE_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY clip_id, frame, idx"
-        return [_face_from_row(r) for r in self._conn.execute(sql, params)]
+        return faces_from_rows(self._conn.execute(sql, params).fetchall())
 
     def face(self, face_id: int) -> Face:
         row = self._conn.execute(_FACE_SELECT + " WHERE id = ?", (face_id,)).fetchone()
         if row is None:
             raise ProjectError(self.root, f"no face with id {face_id}")
-        return _face_from_row(row)
+        return face_from_row(row)
 
     def face_columns(self, *, clip_id: int | None = None) -> dict[str, np.ndarray]:
         """Every face (or a clip's) as numpy columns, for grids and graphs of 100,000 faces.
@@ -623,20 +616,6 @@ class ProjectStore:
         }
 
 
-def _face_filter(clip_id: int | None, frames: tuple[int, int] | None, include_excluded: bool) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if clip_id is not None:
-        where.append("clip_id = ?")
-        params.append(clip_id)
-    if frames is not None:
-        where.append("frame >= ? AND frame < ?")
-        params.extend(frames)
-    if not include_excluded:
-        where.append("excluded = 0")
-    return where, params
-
-
 def _model_from_row(r: sqlite3.Row) -> Model:
     return Model(id=r["id"], kind=r["kind"], name=r["name"], arch=r["arch"], face_type=r["face_type"],
                  resolution=r["resolution"], config=json.loads(r["config"]), iteration=r["iteration"],
@@ -652,24 +631,3 @@ def _clip_from_row(r: sqlite3.Row) -> Clip:
         audio_codec=r["audio_codec"], in_frame=r["in_frame"], out_frame=r["out_frame"], added_at=r["added_at"],
         kind=r["kind"],
     )
-
-
-def _face_from_row(r: sqlite3.Row) -> Face:
-    return Face(
-        r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8], landmarks_from_blob(r[9]), r[10], r[11],
-        alignment_from_blob(r[12]), r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20],
-        embedding_from_blob(r[21]), r[22], r[23], bool(r[24]), r[25], r[26], bool(r[27]),
-    )
-
-
-def face_arrays(faces: Sequence[Face]) -> dict[str, np.ndarray]:
-    """Columns of ``faces`` as arrays (ids, frames, yaw, pitch, ...) for plots and grids."""
-    nan = float("nan")
-    return {
-        "id": np.fromiter((f.id for f in faces), np.int64, len(faces)),
-        "clip_id": np.fromiter((f.clip_id for f in faces), np.int64, len(faces)),
-        "frame": np.fromiter((f.frame for f in faces), np.int64, len(faces)),
-        "yaw": np.fromiter((nan if f.yaw is None else f.yaw for f in faces), np.float64, len(faces)),
-        "pitch": np.fromiter((nan if f.pitch is None else f.pitch for f in faces), np.float64, len(faces)),
-        "excluded": np.fromiter((f.excluded for f in faces), bool, len(faces)),
-    }

@@ -261,6 +261,7 @@ def _snapshot_image(qtbot) -> QtGui.QImage:
     QtWidgets.QApplication.processEvents()
     # The view box only, inside the (inward) tick marks: axis labels and the gap table hold
     # text, whose fonts differ by machine.
+    g.legend.hide()  # text too (its own test below), and fonts differ by machine
     rect = g.view_box.mapRectToScene(g.view_box.boundingRect())
     view_rect = g.plot.mapFromScene(rect).boundingRect().adjusted(8, 8, -8, -8)  # no tick marks
     image = g.plot.grab(view_rect).toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
@@ -320,3 +321,28 @@ def test_scatter_item_palette_matches_pyqtgraph(qtbot) -> None:
     np.testing.assert_array_equal(fast.faceIds(), np.arange(50))
     fast.setBrush([brushes[0]] * 50)  # the pyqtgraph way still works, and drops the palette
     assert all(b is brushes[0] for b in fast.data["brush"])
+
+
+def test_the_legend_names_the_point_colours_and_the_coverage_bins(qtbot) -> None:
+    from widgets.face_graph.legend import COVERAGE_ROWS
+
+    g = FaceGraphWidget()
+    qtbot.addWidget(g)
+    g.resize(900, 500)
+    g.show()
+    rng = np.random.default_rng(3)
+    n = 200
+    role = (np.arange(n) % 2).astype(np.int8)
+    yaw, pitch = rng.uniform(-40, 40, n), rng.uniform(-20, 20, n)
+    g.set_points(GraphPoints.build(ids=np.arange(1, n + 1), role=role, yaw=yaw, pitch=pitch))
+    legend = g.legend
+    assert legend.isVisible() and legend.entries == ["src", "dst"]  # no coverage grid yet
+    xy = np.column_stack([yaw, pitch])
+    src = role == ROLE_SRC
+    g.set_coverage(compute_coverage(xy[src], xy[~src], min_dst=3, min_src=3, plane="pose"))
+    assert all(label in legend.entries for label, _c, _k in COVERAGE_ROWS)
+    assert legend.geometry().right() <= g.plot.width() and legend.y() >= 0  # inside the plot, top right
+    qtbot.mouseClick(legend, QtCore.Qt.MouseButton.LeftButton)
+    assert not legend.isVisible() and legend.reopen.isVisible()
+    legend.reopen.click()
+    assert legend.isVisible()

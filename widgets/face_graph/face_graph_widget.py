@@ -22,6 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engine.curation.coverage import PLANES, Coverage, Gap, gaps_to_csv
 from widgets.face_graph.coverage_layer import CoverageLayer
 from widgets.face_graph.gap_list import GapList
+from widgets.face_graph.legend import GraphLegend
 from widgets.face_graph.model import (
     AXES,
     COLOUR_BY,
@@ -35,7 +36,7 @@ from widgets.face_graph.model import (
     simplify_path,
 )
 from widgets.face_graph.plot_items import MODES, FaceScatterItem, SelectionViewBox
-from widgets.qt_utils import signals_blocked
+from widgets.qt_utils import FlowLayout, signals_blocked
 
 POINT_SIZE = 5
 HIT_RADIUS_PX = 5.0
@@ -112,17 +113,17 @@ class FaceGraphWidget(QtWidgets.QWidget):
             self.mode_buttons[mode] = button
         self.mode_buttons["pan"].setChecked(True)
         self.counts_label = QtWidgets.QLabel()
+        # The colour key lives in the plot's legend overlay; this keeps a one-line copy.
         self.legend_label = QtWidgets.QLabel()
+        self.legend = GraphLegend(self.plot)
 
-        bar = QtWidgets.QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(self.axes_combo)
         bar.addWidget(self.colour_combo)
         for button in self.mode_buttons.values():
             bar.addWidget(button)
-        bar.addStretch(1)
-        bar.addWidget(self.legend_label)
         bar.addWidget(self.counts_label)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter = self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.plot)
         splitter.addWidget(self.gap_list)
         splitter.setStretchFactor(0, 1)
@@ -239,6 +240,17 @@ class FaceGraphWidget(QtWidgets.QWidget):
             ylo, yhi = max(ylo, self._y.min()) - by / 2, min(yhi, self._y.max()) + by / 2
         self.view_box.setRange(xRange=(xlo, xhi), yRange=(ylo, yhi), padding=0.02)
 
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """Gap list beside the plot when the graph is wide, under it when it is narrow (a side dock)."""
+        super().resizeEvent(event)
+        wide = event.size().width() >= 720
+        want = QtCore.Qt.Orientation.Horizontal if wide else QtCore.Qt.Orientation.Vertical
+        if self.splitter.orientation() != want:
+            self.splitter.setOrientation(want)
+            total = event.size().width() if wide else event.size().height()
+            side = 280 if wide else max(total // 3, 140)
+            self.splitter.setSizes([max(total - side, 1), side])
+
     # ------------------------------------------------------------------ internals
     def _brush(self, rgba: RGBA) -> QtGui.QBrush:
         # The same QBrush object for the same colour keeps pyqtgraph's symbol atlas small.
@@ -272,6 +284,7 @@ class FaceGraphWidget(QtWidgets.QWidget):
         cov = self.coverage()
         self.coverage_layer.set_coverage(cov)
         self.gap_list.set_coverage(cov)
+        self.legend.set_entries(f"points: {self._colour_by}", self._legend, cov is not None)
 
     def _update_highlight(self) -> None:
         ids = self._points.ids[self._rows]
@@ -290,6 +303,7 @@ class FaceGraphWidget(QtWidgets.QWidget):
         legend = [] if role_mode else self._legend
         parts = [_swatch(colour) + label for label, colour in legend[:8]] + (["…"] if len(legend) > 8 else [])
         self.legend_label.setText(f"{self._colour_by}: " + " ".join(parts) if parts else "")
+        self.legend.set_entries(f"points: {self._colour_by}", self._legend, self.coverage() is not None)
 
     def _set_selection(self, ids: np.ndarray, gap: Gap | None = None) -> None:
         ids = np.unique(np.asarray(ids, dtype=np.int64))

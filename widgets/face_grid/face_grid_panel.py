@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from widgets.face_grid.face_grid_view import FaceGridView
 from widgets.face_grid.geometry import MAX_TILE, MIN_TILE
 from widgets.face_grid.model import FaceFilter
-from widgets.qt_utils import signals_blocked
+from widgets.qt_utils import FlowLayout, signals_blocked
 
 SORT_LABELS = {
     "frame": "Frame",
@@ -57,6 +59,10 @@ class FaceGridPanel(QWidget):
         self.role_combo = self._combo(_ROLE_ITEMS, "Show src faces, dst faces or both")
         self.excluded_combo = self._combo(_EXCLUDED_ITEMS, "Show, hide or only show excluded faces")
         self.mask_combo = self._combo(_MASK_ITEMS, "Filter by whether the face has a mask")
+        self.person_combo = QComboBox()
+        self.person_combo.setToolTip("Show the faces of one person (their best face is the picture)")
+        self.person_combo.setIconSize(QSize(24, 24))
+        self.person_combo.addItem("All persons", None)
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setRange(MIN_TILE, MAX_TILE)
         self.size_slider.setFixedWidth(90)
@@ -64,11 +70,12 @@ class FaceGridPanel(QWidget):
         self.count_label = QLabel()
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-        bar = QHBoxLayout()
+        # Wraps onto a second row in a narrow dock instead of widening it (or being cut).
+        bar = FlowLayout()
         bar.setContentsMargins(4, 2, 4, 2)
-        for w in (self.sort_combo, self.reverse_button, self.role_combo, self.excluded_combo, self.mask_combo):
+        for w in (self.sort_combo, self.reverse_button, self.role_combo, self.excluded_combo, self.mask_combo,
+                  self.person_combo):
             bar.addWidget(w)
-        bar.addStretch(1)
         bar.addWidget(self.size_slider)
         bar.addWidget(self.count_label)
         layout = QVBoxLayout(self)
@@ -82,7 +89,7 @@ class FaceGridPanel(QWidget):
         # selected now.
         self.sort_combo.activated.connect(self._on_sort_control)
         self.reverse_button.toggled.connect(self._on_sort_control)
-        for combo in (self.role_combo, self.excluded_combo, self.mask_combo):
+        for combo in (self.role_combo, self.excluded_combo, self.mask_combo, self.person_combo):
             combo.currentIndexChanged.connect(self._on_filter_control)
         self.size_slider.valueChanged.connect(self.grid.set_tile_size)
         self.grid.sort_changed.connect(self._sync_sort)
@@ -91,6 +98,19 @@ class FaceGridPanel(QWidget):
         self.grid.tile_size_changed.connect(self._sync_tile_size)
         self._sync_tile_size(self.grid.tile_size())
         self._sync_counts(*self.grid.counts())
+
+    def set_persons(self, persons: list[tuple[int, str, np.ndarray | None]]) -> None:
+        """The persons of the person filter: (id, name, RGB best-face picture or None)."""
+        current = self.person_combo.currentData()
+        with signals_blocked(self.person_combo):
+            self.person_combo.clear()
+            self.person_combo.addItem("All persons", None)
+            for pid, name, picture in persons:
+                icon = QIcon(QPixmap.fromImage(_qimage(picture))) if picture is not None else QIcon()
+                self.person_combo.addItem(icon, name, pid)
+                self.person_combo.setItemData(self.person_combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+            index = self.person_combo.findData(current)
+            self.person_combo.setCurrentIndex(max(index, 0))
 
     @staticmethod
     def _combo(items: tuple[tuple[str, object], ...], tip: str) -> QComboBox:
@@ -109,6 +129,8 @@ class FaceGridPanel(QWidget):
         wanted = replace(current, role=_ROLE_ITEMS[self.role_combo.currentIndex()][1],
                          excluded=_EXCLUDED_ITEMS[self.excluded_combo.currentIndex()][1],
                          has_mask=_MASK_ITEMS[self.mask_combo.currentIndex()][1])
+        person = self.person_combo.currentData()
+        wanted = replace(wanted, person_ids=None if person is None else (int(person),))
         self.grid.set_filter(**wanted.as_kwargs())
 
     # ------------------------------------------------------------------ grid -> controls
@@ -125,6 +147,10 @@ class FaceGridPanel(QWidget):
             index = next(i for i, (_label, v) in enumerate(items) if v is value or isinstance(v, str) and v == value)
             with signals_blocked(combo):
                 combo.setCurrentIndex(index)
+        persons = face_filter.person_ids
+        index = self.person_combo.findData(persons[0]) if persons is not None and len(persons) == 1 else 0
+        with signals_blocked(self.person_combo):
+            self.person_combo.setCurrentIndex(max(index, 0))
 
     def _sync_counts(self, shown: int, total: int) -> None:
         self.count_label.setText(f"{shown:,} of {total:,} faces")
@@ -132,3 +158,9 @@ class FaceGridPanel(QWidget):
     def _sync_tile_size(self, px: int) -> None:
         with signals_blocked(self.size_slider):
             self.size_slider.setValue(px)
+
+
+def _qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w, _ = rgb.shape
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()

@@ -33,12 +33,16 @@ class CheckpointList(QtWidgets.QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setColumnWidth(0, 150)
-        self.tree.setColumnWidth(1, 70)
-        self.tree.setColumnWidth(2, 120)
-        self.tree.setColumnWidth(3, 70)
+        # Every column fits its text; the checkpoint name takes what is left (elided, tooltip).
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3, 4):
+            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setToolTip("The model's checkpoints: 'latest' is what training continues from")
         self.restore_button = QtWidgets.QPushButton("&Restore Selected")
+        self.restore_button.setMinimumWidth(self.restore_button.sizeHint().width())
         self.restore_button.setToolTip("Make the selected backup the model's latest checkpoint "
                                        "(the current latest is kept as a backup)")
         self.summary = QtWidgets.QLabel()
@@ -68,7 +72,7 @@ class CheckpointList(QtWidgets.QWidget):
                     e.label, str(e.iteration), format_time(e.saved_at), "yes" if e.has_optimizer else "no",
                     format_size(e.size_bytes)])
                 item.setData(0, _PATH_ROLE, e.path)
-                item.setToolTip(0, e.path)
+                item.setToolTip(0, f"{e.label}\n{e.path}")
                 item.setTextAlignment(1, QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 if e.is_latest:
                     font = item.font(0)

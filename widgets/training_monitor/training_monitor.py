@@ -17,7 +17,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from widgets.plots import LossPlot
-from widgets.qt_utils import signals_blocked
+from widgets.qt_utils import FlowLayout, signals_blocked
 from widgets.training_monitor.checkpoint_list import CheckpointList
 from widgets.training_monitor.model import (
     CAN_PAUSE,
@@ -81,9 +81,11 @@ class TrainingMonitor(QtWidgets.QWidget):
         self.resume_button.setToolTip("Queue the paused job again; it continues from its checkpoint")
         self.stop_button = QtWidgets.QPushButton("St&op")
         self.stop_button.setToolTip("Checkpoint and end the job (continue the model later with a new job)")
-        top = QtWidgets.QHBoxLayout()
+        # Flow layouts: in a narrow dock the buttons and the figures wrap onto more rows
+        # rather than widening the dock past the screen or being cut.
+        top = FlowLayout()
         top.addWidget(job_label)
-        top.addWidget(self.job_combo, 1)
+        top.addWidget(self.job_combo)
         top.addWidget(self.state_label)
         for b in (self.pause_button, self.resume_button, self.stop_button):
             top.addWidget(b)
@@ -95,20 +97,22 @@ class TrainingMonitor(QtWidgets.QWidget):
         self.progress.setMaximumHeight(14)
         self.progress.setTextVisible(False)
         self.stat_labels: dict[str, QtWidgets.QLabel] = {}
-        grid = QtWidgets.QGridLayout()
-        grid.setHorizontalSpacing(14)
-        grid.setVerticalSpacing(0)
-        for col, name in enumerate(_STAT_NAMES):
+        grid = FlowLayout(spacing=14)
+        for name in _STAT_NAMES:
             caption = QtWidgets.QLabel(_STAT_LABELS[name])
             caption.setStyleSheet("color: #9a9aa0; font-size: 11px;")
             value = QtWidgets.QLabel("–")
             value.setStyleSheet("font-size: 15px; font-weight: 600;")
             value.setToolTip(_STAT_TIPS[name])
             caption.setToolTip(_STAT_TIPS[name])
-            grid.addWidget(caption, 0, col)
-            grid.addWidget(value, 1, col)
+            cell = QtWidgets.QWidget()
+            cell_layout = QtWidgets.QVBoxLayout(cell)
+            cell_layout.setContentsMargins(0, 0, 0, 0)
+            cell_layout.setSpacing(0)
+            cell_layout.addWidget(caption)
+            cell_layout.addWidget(value)
+            grid.addWidget(cell)
             self.stat_labels[name] = value
-        grid.setColumnStretch(len(_STAT_NAMES), 1)
         self.status_label = QtWidgets.QLabel()
         self.status_label.setStyleSheet("color: #9a9aa0;")
         self.status_label.setMinimumWidth(50)

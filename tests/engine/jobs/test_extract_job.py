@@ -211,11 +211,14 @@ def test_a_missing_clip_fails_naming_it_and_the_relink_fix(tmp_path: Path, sampl
         assert store.scalar("SELECT count(*) FROM scanned_frames") == 0
 
 
-def test_a_backend_without_its_weights_fails_before_any_work(tmp_path: Path, sample_clips: dict[str, Path]) -> None:
+def test_a_backend_without_its_weights_is_refused_before_any_work(tmp_path: Path,
+                                                                  sample_clips: dict[str, Path]) -> None:
     root = _project(tmp_path, {"src": sample_clips["bbaf2n"]})
-    job = _run(root, {"backend": "fan"})  # tests run with an empty TORCH_HOME
-    assert job.state == "failed" and "face backend 'fan' is unavailable" in job.error_text
-    assert "2DFAN4" in job.error_text and _faces(root) == []
+    with pytest.raises(JobError, match="face backend 'fan' is unavailable") as info:
+        _run(root, {"backend": "fan"})  # tests run with an empty TORCH_HOME: refused when queued
+    assert "2DFAN4" in str(info.value) and _faces(root) == []
+    with ProjectStore.open(root) as store:
+        assert store.scalar("SELECT count(*) FROM jobs") == 0
 
 
 def test_corrupt_frames_are_skipped_and_counted(tmp_path: Path, sample_clips: dict[str, Path]) -> None:
