@@ -22,8 +22,9 @@ from projects_schema import LATEST_VERSION
 V1_DB = Path(__file__).resolve().parents[1] / "data" / "v1_project" / "project.db"
 
 
-def _rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def _rows(db: Path, sql: str, *, immutable: bool = False) -> list[tuple]:
+    # The fixture in the repo is read as immutable: no -shm/-wal files beside it.
+    conn = sqlite3.connect(f"file:{db}?mode=ro{'&immutable=1' if immutable else ''}", uri=True)
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -39,7 +40,7 @@ def v1_project(tmp_path: Path) -> Path:
 
 
 def test_fixture_is_v1() -> None:
-    assert _rows(V1_DB, "PRAGMA user_version") == [(1,)]
+    assert _rows(V1_DB, "PRAGMA user_version", immutable=True) == [(1,)]
 
 
 def test_v1_project_migrates_with_nothing_lost(v1_project: Path, sample_clips: dict[str, Path]) -> None:
