@@ -208,9 +208,15 @@ def _cell_problems(view: QAbstractItemView, max_rows: int = 200) -> list[str]:
     fm = QFontMetrics(view.font())
     pad = 2 * (view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1)
 
+    def columns(parent: QModelIndex) -> int:
+        try:
+            return model.columnCount(parent)
+        except TypeError:  # a list model (QListWidget's): columnCount is private, one column
+            return 1
+
     def visit(parent: QModelIndex, depth: int) -> None:
         for row in range(min(model.rowCount(parent), max_rows)):
-            for col in range(model.columnCount(parent)):
+            for col in range(columns(parent)):
                 index = model.index(row, col, parent)
                 rect = view.visualRect(index)
                 if rect.width() <= 0 or rect.height() <= 0:

@@ -52,6 +52,9 @@ class MergeSettingsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QFormLayout(self)
+        # A narrow dock (a laptop screen) puts a long row's label above its field rather
+        # than making the panel scroll sideways.
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.mask_boxes: dict[str, QCheckBox] = {}
         masks = QWidget()
         mask_layout = QGridLayout(masks)
