@@ -122,18 +122,12 @@ def add_face(store: ProjectStore, clip_key: int | str, frame: int, box: tuple[fl
              track: bool = False, backend: str = "mediapipe", reader: FrameReader | None = None) -> AddedFaces:
     """Add the face in ``box`` (``x, y, w, h`` frame pixels) on ``frame`` of a clip, and
     with ``track`` follow it into the neighbouring frames. One undoable change set."""
-    from engine.extract.pipeline import ExtractParams, usable_backend
-    from engine.faces.backends import get_backend
     from engine.faces.dlib_backend import DlibIdentity
 
     clip = store.find_clip(clip_key)
     rect = check_box(clip, int(frame), box)
-    if clip.missing:
-        raise FacesmithError(f"clip '{clip.name}': its file is missing ({clip.path}); relink it first")
-    params, _note = usable_backend(ExtractParams(backend=backend))  # type: ignore[arg-type]
-    fitter = get_backend(params.backend)
+    fitter, frames = _fitter_and_frames(store, clip, backend, reader)
     own = reader is None
-    frames = reader or FrameReader(clip.path, index_cache_dir=store.root / "cache", cache_frames=4)
     try:
         image = frames.read(int(frame))
         face_type, size = _clip_crop_settings(store, clip.id)
@@ -165,17 +159,11 @@ def track_face(store: ProjectStore, face_id: int, *, backend: str = "mediapipe",
     """"Track this face": follow a stored face (detected or hand-added) into the
     neighbouring frames that lack it, as one undoable change set. The new faces join the
     face's track and person."""
-    from engine.extract.pipeline import ExtractParams, usable_backend
-    from engine.faces.backends import get_backend
 
     face = store.face(face_id)
     clip = store.clip(face.clip_id)
-    if clip.missing:
-        raise FacesmithError(f"clip '{clip.name}': its file is missing ({clip.path}); relink it first")
-    params, _note = usable_backend(ExtractParams(backend=backend))  # type: ignore[arg-type]
-    fitter = get_backend(params.backend)
+    fitter, frames = _fitter_and_frames(store, clip, backend, reader)
     own = reader is None
-    frames = reader or FrameReader(clip.path, index_cache_dir=store.root / "cache", cache_frames=4)
     try:
         track_id = face.track_id
         changes = ChangeSet()
@@ -204,6 +192,18 @@ def _box_of(lm: np.ndarray, like: Box) -> Box:
     cx, cy = (lo + hi) / 2
     w, h = like[2] - like[0], like[3] - like[1]
     return (float(cx - w / 2), float(cy - h / 2), float(cx + w / 2), float(cy + h / 2))
+
+
+def _fitter_and_frames(store: ProjectStore, clip: Clip, backend: str, reader: Any) -> tuple[Any, Any]:
+    """The landmark fitter and a frame reader of ``clip`` (any kind: video or images)."""
+    from engine.extract.pipeline import ExtractParams, usable_backend
+    from engine.faces.backends import get_backend
+    from engine.project.images import open_reader
+
+    if clip.missing:
+        raise FacesmithError(f"clip '{clip.name}': its file is missing ({clip.path}); relink it first")
+    params, _note = usable_backend(ExtractParams(backend=backend))  # type: ignore[arg-type]
+    return get_backend(params.backend), reader or open_reader(store, clip, cache_frames=4)
 
 
 def _follow(store: ProjectStore, clip: Clip, frames: FrameReader, fitter: Any, start: int, start_box: Box,

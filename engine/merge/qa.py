@@ -456,13 +456,13 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
                     pool=pool)
     by_frame = swapped_faces(store, clip.id)
     scorer.set_track_identities(f for fs in by_frame.values() for f in fs)
-    from engine.media import iter_frames
+    from engine.project.images import clip_frames
 
     rows: list[FrameScores] = []
     scored = 0
     started = time.perf_counter()
-    originals = iter_frames(clip.path, start=render.frame_start, stop=render.frame_end, threaded=True, queue_size=8,
-                            index_cache_dir=store.root / "cache")
+    originals = clip_frames(store, clip, start=render.frame_start, stop=render.frame_end, threaded=True,
+                            queue_size=8)  # any clip kind: a video or images
     merged_frames = iter(read_render(store, render))
     try:
         pending: dict[int, np.ndarray] = {}

@@ -132,6 +132,26 @@ def test_hand_added_face_with_undo(carphone: Path) -> None:
         assert store.query("SELECT count(*) FROM faces")[0][0] == 1
 
 
+def test_a_face_added_by_hand_on_a_photo_of_an_image_clip(project: ProjectStore) -> None:
+    """Hand-added faces read the frame through the clip's frame source, photos included."""
+    import dlib
+
+    stills = Path(__file__).resolve().parents[2] / "data" / "stills"
+    add_clips(project, [stills / "obama.jpg"], "src")
+    clip = project.clips()[0]
+    assert clip.kind == "images"
+    import cv2
+
+    gray = cv2.cvtColor(cv2.imread(str(stills / "obama.jpg")), cv2.COLOR_BGR2GRAY)
+    rect = dlib.get_frontal_face_detector()(gray, 1)[0]
+    added = add_face(project, clip.name, 0, (rect.left(), rect.top(), rect.width(), rect.height()))
+    face = project.face(added.face_id)
+    assert face.clip_id == clip.id and face.frame == 0
+    cx, cy = face.landmarks.mean(axis=0)
+    assert rect.left() < cx < rect.right() and rect.top() < cy < rect.bottom()
+    assert (project.root / face.crop_path).is_file()
+
+
 def test_track_this_face_fills_neighbouring_frames(carphone: Path) -> None:
     with ProjectStore.open(carphone) as store:
         added = add_face(store, "carphone", 60, (48, 36, 60, 62), track=True)
