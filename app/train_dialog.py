@@ -23,14 +23,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QFontDatabase,
     QGuiApplication,
-    QIcon,
-    QImage,
     QKeySequence,
-    QPixmap,
     QShortcut,
     QTextOption,
 )
@@ -45,19 +42,16 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QLineEdit,
     QPlainTextEdit,
-    QMenu,
     QPushButton,
     QRadioButton,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.train_faces import FacesChoice
 from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     _ERROR_STYLE,
     _KEPT_FOR_ANOTHER_MODEL,
@@ -218,44 +212,12 @@ class TrainDialog(QDialog):
         grid.addLayout(shape, 2, 0, 1, 4)
 
         # -- faces
-        self.src_person_combo = QComboBox()
-        self.dst_person_combo = QComboBox()
-        self.src_person_combo.setToolTip("Train src on this person's faces only (the identity to put in)")
-        self.dst_person_combo.setToolTip("Train dst on this person's faces only (the face to replace)")
-        self._fill_persons()
-        # Several persons a side: the combo's person plus those ticked in the "+" menu.
-        self.more_persons: dict[str, QMenu] = {}
-        more_buttons: dict[str, QWidget] = {}
-        for role in ("src", "dst"):
-            button = QToolButton()
-            button.setText("+")
-            button.setToolTip(f"Train {role} on more persons too (ticked here), besides the one chosen")
-            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-            menu = QMenu(button)
-            for pid, name in self.inputs.persons:
-                action = menu.addAction(name)
-                action.setCheckable(True)
-                action.setData(pid)
-                action.toggled.connect(lambda _on: self._on_faces())
-            button.setMenu(menu)
-            self.more_persons[role] = menu
-            row = QWidget()
-            line = QHBoxLayout(row)
-            line.setContentsMargins(0, 0, 0, 0)
-            line.addWidget(self.src_person_combo if role == "src" else self.dst_person_combo, 1)
-            line.addWidget(button)
-            more_buttons[role] = row
-        self.clips_list = QListWidget()  # the clips whose faces train; all ticked: every clip
-        self.clips_list.setToolTip("Untick a clip to leave its faces out of training (e.g. a second, unrelated "
-                                   "dst clip); an unticked clip is never added")
-        self.clips_list.setMaximumHeight(96)
-        for clip_id, clip_name, clip_role in self.inputs.clips:
-            item = QListWidgetItem(f"{clip_role} · {clip_name}")
-            item.setData(Qt.ItemDataRole.UserRole, (clip_id, clip_name))
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
-            self.clips_list.addItem(item)
-        self._show_person_pictures()
+        self.faces_choice = FacesChoice(self.inputs, self)
+        self.faces_choice.changed.connect(self._on_faces)
+        self.src_person_combo, self.dst_person_combo = self.faces_choice.combos["src"], self.faces_choice.combos["dst"]
+        self.more_persons = self.faces_choice.more_persons
+        self.clips_list = self.faces_choice.clips_list
+        more_buttons = self.faces_choice.rows
         self.pretrain_check = QCheckBox("&Pretrain on any faces")
         self.pretrain_check.setToolTip("Train on every face of both roles: a generic face model to start real models "
                                        "from. Continuing a pretrained model with this off resets its inter layers and "
@@ -376,38 +338,6 @@ class TrainDialog(QDialog):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.accept)
 
-    def _show_person_pictures(self) -> None:
-        """Each person entry shows the person's best face (people recognise faces faster than names)."""
-        from engine.project.person_thumbs import load_thumbnail
-
-        icons: dict[int, QIcon] = {}
-        for pid, path in self.inputs.person_pictures.items():
-            try:
-                rgb = np.ascontiguousarray(load_thumbnail(path, 24))
-            except ValueError:
-                continue
-            image = QImage(rgb.data, 24, 24, 72, QImage.Format.Format_RGB888).copy()
-            icons[pid] = QIcon(QPixmap.fromImage(image))
-        for combo in (self.src_person_combo, self.dst_person_combo):
-            combo.setIconSize(QSize(24, 24))
-            for i in range(combo.count()):
-                icon = icons.get(combo.itemData(i))
-                if icon is not None:
-                    combo.setItemIcon(i, icon)
-
-    def _fill_persons(self) -> None:
-        f = self.inputs.faces
-        keep = ~f.excluded & (f.person >= 0)
-        size = int(f.person.max()) + 1 if len(f.person) else 1
-        by_role = [np.bincount(f.person[keep & (f.role == r)], minlength=size) for r in (0, 1)]
-        counts = {pid: tuple(int(c[pid]) if pid < size else 0 for c in by_role) for pid, _ in self.inputs.persons}
-        for combo, role in ((self.src_person_combo, 0), (self.dst_person_combo, 1)):
-            combo.addItem("Any person", None)
-            ranked = sorted(self.inputs.persons, key=lambda p: (-counts[p[0]][role], p[0]))
-            for pid, name in ranked:
-                src, dst = counts[pid]
-                combo.addItem(f"{name} ({src:,} src, {dst:,} dst faces)", pid)
-
     # ------------------------------------------------------------------ data in
     def set_devices(self, devices: Sequence[DeviceChoice]) -> None:
         """Offer these devices (the GPU probe may answer after the dialog opened); keeps the choice."""
@@ -478,17 +408,11 @@ class TrainDialog(QDialog):
     # ------------------------------------------------------------------ reading back
     def persons_of(self, role: str) -> list[int]:
         """The persons chosen for ``role``: the combo's, then those ticked in its "+" menu."""
-        combo = self.src_person_combo if role == "src" else self.dst_person_combo
-        first = [] if combo.currentData() is None else [int(combo.currentData())]
-        more = [int(a.data()) for a in self.more_persons[role].actions() if a.isChecked()] \
-            if hasattr(self, "more_persons") else []
-        return list(dict.fromkeys(first + more))
+        return self.faces_choice.persons_of(role)
 
     def chosen_clips(self) -> list[tuple[int, str]] | None:
         """``(id, name)`` of the ticked clips, or None when every clip is ticked (no restriction)."""
-        items = [self.clips_list.item(i) for i in range(self.clips_list.count())]
-        ticked = [tuple(it.data(Qt.ItemDataRole.UserRole)) for it in items if it.checkState() == Qt.CheckState.Checked]
-        return None if len(ticked) == len(items) else ticked  # type: ignore[return-value]
+        return self.faces_choice.chosen_clips()
 
     def continuing(self) -> ModelChoice | None:
         return self._model(self.model_combo.currentData()) if self.continue_radio.isChecked() else None
