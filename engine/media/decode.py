@@ -257,7 +257,7 @@ def iter_frames(
     frames = _sequential(
         Path(path), start, stop, step, stats, index_cache_dir=index_cache_dir, autorotate=autorotate
     )
-    return _threaded(frames, queue_size) if threaded else frames
+    return read_ahead(frames, queue_size) if threaded else frames
 
 
 def _sequential(
@@ -315,15 +315,16 @@ def _sequential(
 _DONE: Final = object()
 
 
-def _threaded(
+def read_ahead(
     frames: Generator[tuple[int, np.ndarray], None, None], queue_size: int
 ) -> Generator[tuple[int, np.ndarray], None, None]:
     """Run ``frames`` on a worker thread, handing results over through a bounded queue.
 
-    PyAV releases the GIL while decoding and converting, so the worker really runs in
-    parallel with the consumer. Errors raised on the worker are re-raised here.
+    PyAV (and cv2, for image clips) release the GIL while decoding and converting, so the
+    worker really runs in parallel with the consumer. Errors raised on the worker are
+    re-raised here; closing the consumer stops the worker and closes ``frames``.
     """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+    handoff: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
     stop = threading.Event()
 
     def put(item: object) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import operator
-import queue
 import re
 import threading
 from collections import OrderedDict
@@ -31,6 +30,7 @@ import cv2
 import numpy as np
 
 from engine.errors import MediaError
+from engine.media.decode import read_ahead
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -337,45 +337,6 @@ def iter_image_frames(paths: Sequence[Path], orientations: Sequence[int] | None 
                 stats.decoded += 1
             yield i, image
 
-    return _ahead(frames(), queue_size) if threaded else frames()
+    return read_ahead(frames(), queue_size) if threaded else frames()
 
 
-def _ahead(frames: Iterator[tuple[int, np.ndarray]], size: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode on a worker thread (cv2 releases the GIL) while the consumer works."""
-    handoff: queue.Queue[object] = queue.Queue(maxsize=max(1, size))
-    stop = threading.Event()
-    done = object()
-
-    def work() -> None:
-        try:
-            for item in frames:
-                while not stop.is_set():
-                    try:
-                        handoff.put(item, timeout=0.05)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(done)
-        except BaseException as exc:  # re-raised in the consumer
-            handoff.put(exc)
-
-    worker = threading.Thread(target=work, name="facesmith-images", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                handoff.get_nowait()
-            except queue.Empty:
-                pass
-            worker.join(0.05)
