@@ -9,7 +9,6 @@ models wants to know.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,28 +63,16 @@ def model_infos(store: ProjectStore) -> list[ModelInfo]:
 
 
 def folder_size(folder: Path) -> int:
-    """Bytes of the files under ``folder`` (0 when it does not exist)."""
-    total = 0
-    for dirpath, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
+    """Bytes on disk under ``folder`` (0 when it does not exist), hard links counted once."""
+    from engine.swap.disk import folder_bytes
 
-
-def format_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+    return folder_bytes(folder) if folder.is_dir() else 0
 
 
 def info_lines(store: ProjectStore) -> list[str]:
     """The persons and models sections of ``facesmith info``."""
+    from engine.swap.disk import human
+
     lines = []
     persons = person_infos(store)
     lines.append(f"persons  {len(persons)}")
@@ -96,5 +83,5 @@ def info_lines(store: ProjectStore) -> list[str]:
     lines.append(f"models   {len(models)}")
     for m in models:
         lines.append(f"  [{m.id}] {m.kind:<5} {m.name:<20} {m.arch}  {m.resolution} px  iteration {m.iteration:,}  "
-                     f"{format_bytes(m.disk_bytes)}")
+                     f"{human(m.disk_bytes)}")
     return lines

@@ -46,7 +46,10 @@ class ModelDiskUse:
         return int(1.2 * (self.weights_bytes + self.optimizer_bytes)) + self.backups * self.weights_bytes
 
 
-def _folder_bytes(d: Path, seen: set[tuple[int, int]]) -> int:
+def folder_bytes(d: Path, seen: set[tuple[int, int]] | None = None) -> int:
+    """Bytes of the files under ``d``, a hard-linked file counted once (backups link the
+    weights they share with ``latest``); ``seen`` carries that across several folders."""
+    seen = set() if seen is None else seen
     total = 0
     for f in d.rglob("*"):
         try:
@@ -66,12 +69,12 @@ def _folder_bytes(d: Path, seen: set[tuple[int, int]]) -> int:
 def folder_use(model_id: int, name: str, folder: Path) -> ModelDiskUse:
     seen: set[tuple[int, int]] = set()
     latest = folder / LATEST
-    latest_bytes = _folder_bytes(latest, seen) if latest.is_dir() else 0
+    latest_bytes = folder_bytes(latest, seen) if latest.is_dir() else 0
     weights = (latest / WEIGHTS).stat().st_size if (latest / WEIGHTS).exists() else 0
     optimizer = (latest / OPTIMIZER).stat().st_size if (latest / OPTIMIZER).exists() else 0
     backups = [d for d in sorted((folder / BACKUPS).glob("*")) if d.is_dir()] if (folder / BACKUPS).is_dir() else []
-    backups_bytes = sum(_folder_bytes(d, seen) for d in backups)
-    other = sum(_folder_bytes(d, seen) for d in folder.glob(".tmp-*") if d.is_dir())
+    backups_bytes = sum(folder_bytes(d, seen) for d in backups)
+    other = sum(folder_bytes(d, seen) for d in folder.glob(".tmp-*") if d.is_dir())
     return ModelDiskUse(model_id, name, folder, latest_bytes, weights, optimizer, len(backups), backups_bytes, other)
 
 
