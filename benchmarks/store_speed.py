@@ -11,6 +11,7 @@ insert costs from a list of ``NewFace`` objects.
 
 from __future__ import annotations
 
+import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from engine.project.store import ProjectStore
 import numpy as np
 
 N = 100_000
+INSERT_RUNS = 3
 
 
 def make_faces(clip_ids: list[int], rng: np.random.Generator) -> list[NewFace]:
@@ -72,21 +74,28 @@ def main() -> int:
     rng = np.random.default_rng(0)
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        store = ProjectStore.create(Path(tmp) / "bench")
-        clips, _ = store.insert_clips([
-            NewClip(name=f"clip{i}", role="dst", path=Path(tmp) / f"clip{i}.mp4", size_bytes=1, fingerprint=f"f{i}",
-                    width=640, height=360, fps=Fraction(25), frame_count=25_000, duration_s=1000.0, rotation=0,
-                    codec="h264", audio_streams=0, audio_codec=None)
-            for i in range(4)
-        ])
-        batch = make_batch([c.id for c in clips], rng)
-        t = time.perf_counter()
-        store.add_faces(batch)
-        took = time.perf_counter() - t
+        inserts: list[float] = []
+        for run in range(INSERT_RUNS):  # each into a new project: the figure is the median
+            store = ProjectStore.create(Path(tmp) / f"bench{run}")
+            clips, _ = store.insert_clips([
+                NewClip(name=f"clip{i}", role="dst", path=Path(tmp) / f"clip{i}.mp4", size_bytes=1,
+                        fingerprint=f"f{i}", width=640, height=360, fps=Fraction(25), frame_count=25_000,
+                        duration_s=1000.0, rotation=0, codec="h264", audio_streams=0, audio_codec=None)
+                for i in range(4)
+            ])
+            batch = make_batch([c.id for c in clips], rng)
+            t = time.perf_counter()
+            store.add_faces(batch)
+            inserts.append(time.perf_counter() - t)
+            if run < INSERT_RUNS - 1:
+                assert store._checkpointer is not None and store._checkpointer.wait(60)
+                store.close()
+        took = statistics.median(inserts)
         ok &= report("insert_100k_faces_s", took, "s", "<= 0.5")
+        print(f"insert_100k_faces_runs_s: {', '.join(f'{x:.3f}' for x in inserts)} (info: median of these)")
         assert store._checkpointer is not None and store._checkpointer.wait(60)
-        print(f"insert_100k_faces_checkpointed_s: {time.perf_counter() - t:.3f} s (info: until the background "
-              "WAL checkpoint finished)")
+        print(f"insert_100k_faces_checkpointed_s: {time.perf_counter() - t:.3f} s (info: last run, until the "
+              "background WAL checkpoint finished)")
         clip_id = clips[1].id
         assert len(store.faces(clip_id=clip_id, frames=(5000, 6000))) == 1000
         load = timed(lambda: store.faces(clip_id=clip_id, frames=(5000, 6000)), repeat=20)

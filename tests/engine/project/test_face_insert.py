@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.project.face_insert import DEFER_CHECKPOINT_ROWS, FaceBatch
+import sqlite3
+import threading
+
+from engine.project.face_insert import DEFER_CHECKPOINT_ROWS, PIPELINE_CHUNK_ROWS, FaceBatch
 from engine.project.models import NewClip, NewFace
 from engine.project.store import ProjectStore
 
@@ -56,6 +59,8 @@ def test_a_batch_stores_exactly_what_the_faces_hold(tmp_path: Path) -> None:
     ({"face_type": "torso"}, "unknown face type 'torso'"),
     ({"landmarks": np.zeros((3, 68, 3), np.float32)}, "landmarks must be 3x68x2"),
     ({"frame": [0, 1]}, "column frame has 2 values for 3 faces"),
+    ({"excluded": [0, 2, 1]}, "excluded must be 0 or 1"),
+    ({"swap_excluded": [False, False, 7]}, "swap_excluded must be 0 or 1"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(tmp_path: Path, bad: dict, message: str) -> None:
     store, clip_id = _store(tmp_path)
@@ -83,3 +88,44 @@ def test_a_big_insert_leaves_its_checkpoint_to_a_thread_and_loses_nothing(tmp_pa
     assert reopened.scalar("SELECT count(*) FROM faces") == n
     assert reopened.scalar("PRAGMA wal_autocheckpoint") == 1000
     reopened.close()
+
+
+def test_a_pipelined_insert_stores_every_chunk_in_order(tmp_path: Path) -> None:
+    """Big batches are cut into chunks by a thread; every row lands, in order, byte-exact."""
+    store, clip_id = _store(tmp_path)
+    n = max(DEFER_CHECKPOINT_ROWS, 3 * PIPELINE_CHUNK_ROWS) + 17  # several chunks and a short last one
+    faces = _faces(clip_id, n, np.random.default_rng(5))
+    store.add_faces(FaceBatch.from_faces(faces))
+    stored = store.faces(clip_id=clip_id)
+    assert [f.frame for f in stored] == list(range(n))
+    for i in (0, PIPELINE_CHUNK_ROWS - 1, PIPELINE_CHUNK_ROWS, n - 1):
+        np.testing.assert_array_equal(stored[i].landmarks, faces[i].landmarks)
+        np.testing.assert_array_equal(stored[i].alignment, faces[i].alignment)
+        assert stored[i].excluded == faces[i].excluded and stored[i].swap_excluded == faces[i].swap_excluded
+    assert not [t for t in threading.enumerate() if t.name == "face-insert-rows"]
+    store.close()
+
+
+def test_a_failing_pipelined_insert_stores_nothing_and_stops_its_thread(tmp_path: Path) -> None:
+    store, clip_id = _store(tmp_path)
+    n = DEFER_CHECKPOINT_ROWS + 10
+    faces = _faces(clip_id, n, np.random.default_rng(6))
+    faces[n - 3] = faces[2]  # the same (clip, frame, idx) twice, late in the batch: a later chunk fails
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        store.add_faces(FaceBatch.from_faces(faces))
+    assert store.scalar("SELECT count(*) FROM faces") == 0
+    assert not [t for t in threading.enumerate() if t.name == "face-insert-rows"]
+    store.close()
+
+
+def test_the_bulk_insert_restores_the_tables_checks_and_cache(tmp_path: Path) -> None:
+    """The bulk insert skips the 0/1 CHECKs it verified itself; every other write still has them."""
+    store, clip_id = _store(tmp_path)
+    cache = store.scalar("PRAGMA cache_size")
+    store.add_faces(FaceBatch.from_faces(_faces(clip_id, DEFER_CHECKPOINT_ROWS + 1, np.random.default_rng(7))))
+    assert store.scalar("PRAGMA ignore_check_constraints") == 0
+    assert store.scalar("PRAGMA cache_size") == cache
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"), store.transaction() as c:
+        c.execute("UPDATE faces SET excluded = 3 WHERE frame = 0")
+    assert store.scalar("SELECT count(*) FROM faces WHERE excluded NOT IN (0, 1)") == 0
+    store.close()
