@@ -75,8 +75,8 @@ class QaParams:
     render: int | None = None
     csv: str | None = None
     identity_every: int = 1
-    #: processes computing identity embeddings beside the job (dlib holds the GIL);
-    #: 0: one per core when the render has 50 frames or more, else none
+    #: processes computing identity embeddings beside the job; 0 (the default): in the
+    #: job's process, where the descriptor runs in torch on every core
     processes: int = 0
 
     def __post_init__(self) -> None:
@@ -199,6 +199,11 @@ class Scorer:
         self._identity = DlibIdentity()
         self._previous: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # track -> (frame, merged lm, dst lm)
 
+    def load(self) -> None:
+        """Load the landmark and descriptor models now (otherwise the first frame does)."""
+        self._landmarker.load()
+        self._identity.load()
+
     def set_track_identities(self, faces: Iterable[Face]) -> None:
         """The original dst identity of each track: the mean of its faces' embeddings
         (extraction embeds a few faces per track), steadier than any single frame."""
@@ -301,8 +306,7 @@ def _identity_model() -> Any:
 
 
 def _descriptor(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """In a descriptor process: the face's embedding (dlib holds the GIL, so threads
-    would not run two at once; processes do)."""
+    """In a descriptor process (``processes`` > 0): the face's embedding."""
     return _identity_model().descriptors(crop, [landmarks])[0]
 
 
@@ -444,7 +448,8 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
         raise ProjectError(clip.path, f"clip '{clip.name}' is missing; relink it with 'facesmith relink'")
     render = pick_render(store, clip, p.render, p.model)
     total = max(render.frame_end - render.frame_start, 1)
-    processes = p.processes or ((os.cpu_count() or 1) if total >= 50 and (os.cpu_count() or 1) > 1 else 0)
+    setup_started = time.perf_counter()
+    processes = p.processes
     pool = None
     if processes > 0:
         import multiprocessing
@@ -452,15 +457,22 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
 
         pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_warm)
+        # Start every descriptor process now, so their model loads overlap the setup below.
+        warming = [pool.submit(os.getpid) for _ in range(processes)]
     scorer = Scorer(src_embedding(store, render.model_id), (clip.width, clip.height), identity_every=p.identity_every,
                     pool=pool)
     by_frame = swapped_faces(store, clip.id)
     scorer.set_track_identities(f for fs in by_frame.values() for f in fs)
     from engine.project.images import clip_frames
 
+    scorer.load()  # the face models, before the clock starts
+    if pool is not None:
+        for w in warming:
+            w.result()
     rows: list[FrameScores] = []
     scored = 0
     started = time.perf_counter()
+    startup = started - setup_started
     originals = clip_frames(store, clip, start=render.frame_start, stop=render.frame_end, threaded=True,
                             queue_size=8)  # any clip kind: a video or images
     merged_frames = iter(read_render(store, render))
@@ -497,11 +509,13 @@ def run_qa(ctx: JobContext, p: QaParams) -> JobResult:
     worst = worst_frames(rows)
     ctx.metric(0, "frames_per_s", fps)
     ctx.metric(0, "descriptor_processes", float(processes))
+    ctx.metric(0, "startup_s", startup)
     means = summary(rows)
     text = ", ".join(f"{n} {v:.3f}" for n, v in means.items() if v is not None)
     return JobResult(changes=ChangeSet.bulk("qa_frames", None, f"Quality of {clip.name}"),
                      message=f"checked {len(rows)} frames of {clip.name} (render {render.id}): {text}; worst frames "
-                             f"{', '.join(str(r.frame) for r in worst[:5]) or 'none'} ({fps:.1f} frames/s)",
-                     data={"render_id": render.id, "frames": len(rows), "frames_per_s": fps, "mean": means,
+                             f"{', '.join(str(r.frame) for r in worst[:5]) or 'none'} ({fps:.1f} frames/s after "
+                             f"{startup:.1f} s loading the face models)",
+                     data={"render_id": render.id, "frames": len(rows), "frames_per_s": fps, "startup_s": startup, "mean": means,
                            "worst": [r.as_row() | {"badness": r.badness()} for r in worst],
                            "csv": p.csv})
