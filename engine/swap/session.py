@@ -279,7 +279,8 @@ class Session:
         state.update(target=self.target, model_id=self.model_id)
         checkpoint.save(self.folder, weights=t.weights(), state=state, optimizer=t.optimizer_state(),
                         keep_last=self.req.keep_backups, keep_hourly=self.req.keep_hourly,
-                        modules=t.part_weights(), optimizers=t.part_optimizers())
+                        modules=t.part_weights(), optimizers=t.part_optimizers(),
+                        kept_in_backups=t.kept_in_backups())
         config = json.dumps({"model": t.model_cfg.to_json(), "train": t.train_cfg.to_json(), "preset": self.req.preset})
         with self.store.transaction() as c:
             c.execute("UPDATE models SET iteration = ?, config = ?, updated_at = ? WHERE id = ?",
