@@ -210,6 +210,16 @@ class Trainer:
         bd = augment.apply(*self.dst.gather(dst_idx), dst_p, mode=mode)
         return (augment.Batch(*(self._fmt(t) for t in bs)), augment.Batch(*(self._fmt(t) for t in bd)))
 
+    def draw_position(self) -> tuple[Tensor, int, int]:
+        """Where the batch draws stand: the generator's state and the samplers' counts
+        (what :meth:`next_batches` changes; :mod:`engine.swap.prefetch` rewinds to it)."""
+        return self.gen.get_state(), self.src_sampler.drawn, self.dst_sampler.drawn
+
+    def set_draw_position(self, position: tuple[Tensor, int, int]) -> None:
+        state, src, dst = position
+        self.gen.set_state(state)
+        self.src_sampler.drawn, self.dst_sampler.drawn = src, dst
+
     # ------------------------------------------------------------------ step
     @property
     def lr(self) -> float:
