@@ -215,7 +215,7 @@ TRAIN_TABS: Final[tuple[tuple[str, tuple[FieldSpec, ...]], ...]] = (
            "written on pause, stop and at the target", "float", 0.01, 1440.0, 1.0, 2),
         _F("keep_backups", "Backups kept", "The previous checkpoints kept whole (restorable with their "
            "optimiser state)", "int", 0, 1000, 1),
-        _F("keep_hourly", "Hourly backups", "Older checkpoints kept one per hour (weights only)", "int", 0, 10_000, 1),
+        _F("keep_hourly", "Hourly backups", "Older checkpoints kept one per hour (weights, and a GAN's discriminator state)", "int", 0, 10_000, 1),
         _F("preview_every", "Preview every", "Iterations between preview images (0: none)", "int",
            0, 1_000_000, 50, special="never"),
         _F("metric_every", "Metrics every", "Iterations averaged into one point of the loss curves", "int",

@@ -11,7 +11,9 @@ A checkpoint is a folder of these files:
 - extra named parts a trainer plugs in (a GAN discriminator, ...): ``modules={"disc":
   weights}`` goes to ``disc.safetensors`` and ``optimizers={"disc": state}`` to
   ``optimizer-disc.pt``; :class:`Checkpoint` hands them back by name. They are checked,
-  linked, kept in backups (weights) and dropped from backups (optimizers) like the main ones.
+  linked, kept in backups (weights) and dropped from backups (optimizers) like the main ones,
+  except the optimizer parts named in ``kept_in_backups``: small states a resume needs
+  exactly (the swap trainer's discriminators), which backups keep beside the weights.
 
 **Only finite checkpoints are written**: :func:`save` refuses weights or optimizer state
 holding a NaN or an infinity (:class:`CheckpointRefused`), and marks what it wrote
@@ -25,7 +27,9 @@ least one complete checkpoint, and :func:`find_latest` takes the newest complete
 wherever it is (``latest``, a backup, or a finished temporary folder).
 
 **Disk budget**: the optimizer state (often larger than the weights) lives in
-``latest`` only; a backup keeps weights and state. A file equal to the one in the
+``latest`` only; a backup keeps weights and state, and the optimizer parts saved as
+``kept_in_backups`` (the discriminators' moments: a restored backup trains its GAN on
+exactly as the checkpoint it was; the generator's moments restart). A file equal to the one in the
 previous ``latest`` (a pause right after a checkpoint) is hard-linked, not written
 again. So a model takes the weights and one optimizer state plus one weights file per
 backup. Backups rotate: the newest ``keep_last``, then one per hour up to ``keep_hourly``.
@@ -45,7 +49,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -63,6 +67,8 @@ from engine.swap.checkpoint_files import (  # noqa: F401 - the layout is part of
     OPTIMIZER,
     STATE,
     WEIGHTS,
+    module_file,
+    optimizer_file,
     read_complete_state,
 )
 
@@ -91,14 +97,6 @@ class Checkpoint:
     optimizer: dict[str, Any] | None
     modules: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def module_file(name: str) -> str:
-    return f"{name}.safetensors"
-
-
-def optimizer_file(name: str) -> str:
-    return f"optimizer-{name}.pt"
 
 
 def nonfinite(obj: Any, where: str = "weights") -> str | None:
@@ -150,17 +148,22 @@ def _check_plain(obj: Any, where: str = "optimizer state") -> None:
 def save(folder: str | Path, *, weights: Mapping[str, torch.Tensor], state: Mapping[str, Any],
          optimizer: Mapping[str, Any] | None = None, keep_last: int = 2, keep_hourly: int = 12,
          modules: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
-         optimizers: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+         optimizers: Mapping[str, Mapping[str, Any]] | None = None,
+         kept_in_backups: Collection[str] = ()) -> Path:
     """Write a checkpoint atomically as ``folder/latest``; returns its path.
 
     ``state`` must be JSON-serialisable; ``format``, ``version``, ``serial``,
-    ``saved_at``, ``checked`` and ``files`` are added. Raises :class:`CheckpointRefused`
+    ``saved_at``, ``checked``, ``files`` and ``parts`` are added. ``kept_in_backups``
+    names parts of ``optimizers`` that stay when this checkpoint becomes a backup. Raises :class:`CheckpointRefused`
     (nothing written) when a tensor is not finite.
     """
     modules, optimizers = dict(modules or {}), dict(optimizers or {})
     for name in (*modules, *optimizers):
         if not _PART.match(name) or name == "model":
             raise CheckpointError(f"checkpoint part name {name!r} must be lowercase letters, digits, _ (not 'model')")
+    kept = sorted(set(kept_in_backups))
+    if unknown := [n for n in kept if n not in optimizers]:
+        raise CheckpointError(f"kept_in_backups names {unknown}, which are not optimizer parts of this checkpoint")
     parts: list[tuple[str, Any, bool]] = [(WEIGHTS, weights, True)]
     parts += [(module_file(n), w, True) for n, w in modules.items()]
     if optimizer is not None:
@@ -192,7 +195,7 @@ def save(folder: str | Path, *, weights: Mapping[str, torch.Tensor], state: Mapp
             files[fname] = target.stat().st_size
         full = dict(state)
         full.update(format=FORMAT, version=VERSION, serial=serial, saved_at=time.time(), files=files, checked=True,
-                    parts={"modules": sorted(modules), "optimizers": sorted(optimizers)})
+                    parts={"modules": sorted(modules), "optimizers": sorted(optimizers), "kept": kept})
         text = json.dumps(full, allow_nan=False)
         with open(tmp / STATE, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -214,7 +217,7 @@ def save(folder: str | Path, *, weights: Mapping[str, torch.Tensor], state: Mapp
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if moved is not None:
-        _drop_optimizers(moved)  # the optimizer state lives in ``latest`` only
+        _drop_optimizers(moved)  # the optimizer state lives in ``latest`` only (but the kept parts)
     _prune(root, keep_last=keep_last, keep_hourly=keep_hourly)
     return root / LATEST
 
@@ -232,13 +235,17 @@ def _link_if_unchanged(new: Path, old: Path) -> None:
         return  # no hard links here (FAT, some network shares): keep the copy
 
 
-def _drop_optimizers(d: Path) -> None:
+def _drop_optimizers(d: Path, state: Mapping[str, Any] | None = None) -> None:
+    """Delete a backup's optimizer files, but those of the parts its state keeps."""
+    st = state if state is not None else (_read_state_quiet(d) or {})
+    kept = {optimizer_file(n) for n in (st.get("parts") or {}).get("kept", [])}
     for f in d.glob("optimizer*.pt"):
-        f.unlink(missing_ok=True)
+        if f.name not in kept:
+            f.unlink(missing_ok=True)
 
 
 def _prune(root: Path, *, keep_last: int, keep_hourly: int) -> None:
-    """Rotate backups (weights only); drop temporary folders of processes that are gone."""
+    """Rotate backups (weights and kept parts); drop temporary folders of processes that are gone."""
     for tmp in root.glob(".tmp-*"):
         pid = tmp.name.split("-")[1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
@@ -249,7 +256,7 @@ def _prune(root: Path, *, keep_last: int, keep_hourly: int) -> None:
         if st is None:
             shutil.rmtree(d, ignore_errors=True)  # incomplete: never loadable
             continue
-        _drop_optimizers(d)  # left by a crash between the rename and the unlink
+        _drop_optimizers(d, st)  # left by a crash between the rename and the unlink
         backups.append((int(st.get("serial", 0)), float(st.get("saved_at", 0.0)), d))
     backups.sort(reverse=True)
     hours: set[int] = set()
@@ -383,5 +390,9 @@ def load_newest_good(folder: str | Path, *, device: str | torch.device = "cpu",
         if ck.optimizer is not None and nonfinite(ck.optimizer, OPTIMIZER) is not None:
             ck = Checkpoint(ck.path, ck.weights, ck.state, None, ck.modules, {})
             passed.append(f"{d.name}: optimizer state not finite, moments restart")
+        if bad_parts := [n for n, o in ck.optimizers.items() if nonfinite(o) is not None]:
+            ck = Checkpoint(ck.path, ck.weights, ck.state, ck.optimizer,
+                            ck.modules, {n: o for n, o in ck.optimizers.items() if n not in bad_parts})
+            passed.append(f"{d.name}: optimizer state of {', '.join(bad_parts)} not finite, their moments restart")
         return ck, passed
     return None

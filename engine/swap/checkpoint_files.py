@@ -19,6 +19,16 @@ BACKUPS: Final = "backups"
 FORMAT: Final = "facesmith-checkpoint"
 
 
+def module_file(name: str) -> str:
+    """The file of an extra named part's weights."""
+    return f"{name}.safetensors"
+
+
+def optimizer_file(name: str) -> str:
+    """The file of an extra named part's optimizer state."""
+    return f"optimizer-{name}.pt"
+
+
 def read_complete_state(d: Path) -> dict[str, Any] | None:
     """The state of a *complete* checkpoint folder, else None.
 

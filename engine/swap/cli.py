@@ -25,6 +25,9 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
             p[name] = value
     if args.devices != 1:
         p["devices"] = args.devices
+    for name in ("nnodes", "node_rank", "rdzv_endpoint", "rdzv_id"):  # several machines (engine.swap.ddp)
+        if getattr(args, name) is not None:
+            p[name] = getattr(args, name)
     if args.checkpoint_minutes is not None:
         p["checkpoint_every_s"] = args.checkpoint_minutes * 60.0
     if args.set:
@@ -72,7 +75,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from engine.project.store import ProjectStore
 
     params = _params(args)
-    with ProjectStore.open(args.project) as store:
+    joining = (args.node_rank or 0) > 0  # another node's job: this one only reads the project
+    busy = None
+    with ProjectStore.open(args.project, readonly=joining) as store:
         req = get_kind("train_swap").parse(params)  # refuses bad options (JobError)
         if req.from_pretrained is not None:
             from engine.swap.pretrained import check_source
@@ -89,8 +94,22 @@ def cmd_train(args: argparse.Namespace) -> int:
                 from engine.errors import FacesmithError
 
                 raise FacesmithError(f"the {role} training set is empty for the persons and clips chosen")
-        job = JobQueue(store).enqueue("train_swap", params)
-        busy = None if args.queue_only else _busy_worker(store)
+        if req.node_rank > 0:
+            if args.queue_only:
+                from engine.errors import FacesmithError
+
+                raise FacesmithError(f"--node-rank {req.node_rank} joins node 0's job and queues nothing; "
+                                     "leave out --queue-only")
+            job = None
+        else:
+            job = JobQueue(store).enqueue("train_swap", params)
+            busy = None if args.queue_only else _busy_worker(store)
+    if job is None:
+        from engine.swap.ddp import follow
+
+        print(f"node {req.node_rank} of {req.nnodes}: joining the training at {req.rdzv_endpoint} "
+              f"with {req.devices} process{'es' if req.devices != 1 else ''}")
+        return follow(args.project, params)
     what = f"model {req.model}" if req.model is not None else "a new model"
     if req.from_pretrained is not None:
         what = (f"a new model from the pretrained {req.from_pretrained}: encoder and inter kept, decoders "
@@ -115,7 +134,15 @@ def register(sub: Any) -> None:
     p.add_argument("--resolution", type=int, help="crop size of the model, 64-512")
     p.add_argument("--face-type", dest="face_type", help="half, mid_full, full, whole, head (or f, wf, ...)")
     p.add_argument("--iterations", type=int, help="stop at this iteration (0: until stopped)")
-    p.add_argument("--devices", type=int, default=1, help="train on N devices with DDP (torchrun)")
+    p.add_argument("--devices", type=int, default=1, help="train on N devices with DDP (torchrun); per machine "
+                                                         "with --nnodes")
+    p.add_argument("--nnodes", type=int, help="train on this many machines (run the same command on each, with "
+                                              "its --node-rank; the project on a shared filesystem)")
+    p.add_argument("--node-rank", dest="node_rank", type=int, help="this machine's place, 0 to nnodes-1; node 0 "
+                                                                   "runs the job, the others join it")
+    p.add_argument("--rdzv-endpoint", dest="rdzv_endpoint", metavar="HOST:PORT",
+                   help="where the machines meet: node 0's address and a free port (e.g. 10.0.0.1:29400)")
+    p.add_argument("--rdzv-id", dest="rdzv_id", help="the same id on every machine (default: facesmith)")
     p.add_argument("--model", type=int, help="continue this model (its id) instead of starting a new one")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="faces per identity per step (all devices)")
     p.add_argument("--lr", type=float, help="learning rate")

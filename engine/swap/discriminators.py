@@ -13,7 +13,9 @@
 Both have their own optimiser (the model's kind and learning rate, as in SAEHD) and
 their weights and optimiser state go into the checkpoint as extra entries: weights in
 ``model.safetensors`` under the prefixes :data:`PREFIXES` (the merge's model loader
-skips them), optimiser states in ``optimizer.pt`` under the key ``"discriminators"``.
+skips them), optimiser states in the checkpoint part ``optimizer-discriminators.pt``
+(:data:`OPTIMIZER_KEY`), which backups keep; older checkpoints held them inside
+``optimizer.pt`` under that key, and loading still reads them there.
 Under DDP their gradients are averaged over the ranks by hand (they are small), so N
 devices still train exactly like one.
 

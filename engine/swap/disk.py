@@ -1,7 +1,8 @@
 """The models' disk use and the "prune backups" action (CLI and editor), without torch.
 
 A model folder (:mod:`engine.swap.checkpoint`) holds ``latest`` (weights, optimizer state,
-state) and ``backups/`` (weights and state). Files hard-linked between checkpoints (a
+state) and ``backups/`` (weights, state, and the optimizer parts kept in backups: a GAN's
+discriminators). Files hard-linked between checkpoints (a
 save whose weights did not change) are counted once: what is shown is what deleting
 would free. Pruning removes backups, newest kept first, never ``latest``; it is refused
 while a job trains the model, whose rotation could be mid-rename.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from engine.errors import FacesmithError
 from engine.project.store import ProjectStore
-from engine.swap.checkpoint_files import BACKUPS, LATEST, OPTIMIZER, WEIGHTS, read_complete_state
+from engine.swap.checkpoint_files import BACKUPS, LATEST, OPTIMIZER, WEIGHTS, optimizer_file, read_complete_state
 
 
 class PruneError(FacesmithError):
@@ -35,6 +36,7 @@ class ModelDiskUse:
     backups: int
     backups_bytes: int
     other_bytes: int  # temporary folders of a save in progress or a crash
+    kept_bytes: int = 0  # optimizer parts that every backup keeps too (the discriminators')
 
     @property
     def total_bytes(self) -> int:
@@ -42,8 +44,10 @@ class ModelDiskUse:
 
     @property
     def budget_bytes(self) -> int:
-        """What the layout promises: 1.2 x (weights + one optimizer state) + weights per backup."""
-        return int(1.2 * (self.weights_bytes + self.optimizer_bytes)) + self.backups * self.weights_bytes
+        """What the layout promises: 1.2 x (weights + one optimizer state) + weights (and
+        kept optimizer parts) per backup."""
+        per_backup = self.weights_bytes + self.kept_bytes
+        return int(1.2 * (per_backup + self.optimizer_bytes)) + self.backups * per_backup
 
 
 def folder_bytes(d: Path, seen: set[tuple[int, int]] | None = None) -> int:
@@ -72,10 +76,14 @@ def folder_use(model_id: int, name: str, folder: Path) -> ModelDiskUse:
     latest_bytes = folder_bytes(latest, seen) if latest.is_dir() else 0
     weights = (latest / WEIGHTS).stat().st_size if (latest / WEIGHTS).exists() else 0
     optimizer = (latest / OPTIMIZER).stat().st_size if (latest / OPTIMIZER).exists() else 0
+    state = read_complete_state(latest) or {}
+    kept = sum(f.stat().st_size for n in (state.get("parts") or {}).get("kept", [])
+               if (f := latest / optimizer_file(n)).is_file())
     backups = [d for d in sorted((folder / BACKUPS).glob("*")) if d.is_dir()] if (folder / BACKUPS).is_dir() else []
     backups_bytes = sum(folder_bytes(d, seen) for d in backups)
     other = sum(folder_bytes(d, seen) for d in folder.glob(".tmp-*") if d.is_dir())
-    return ModelDiskUse(model_id, name, folder, latest_bytes, weights, optimizer, len(backups), backups_bytes, other)
+    return ModelDiskUse(model_id, name, folder, latest_bytes, weights, optimizer, len(backups), backups_bytes, other,
+                        kept)
 
 
 def _models(store: ProjectStore, model_id: int | None) -> list[tuple[int, str, Path]]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -282,6 +283,8 @@ class StoredFaces:
                                   f"batch size or raise the budget")
         self.resident = self.capacity >= n
         self.reads = 0  # records read from the file (tests, benchmarks)
+        #: The training loop's batch prefetch thread and its previews gather concurrently.
+        self._lock = threading.Lock()
         self._fd = os.open(pack.path, os.O_RDONLY)
         if self.resident:
             self.data = self._read_all()
@@ -383,12 +386,13 @@ class StoredFaces:
         else:
             ids = idx.detach().cpu().numpy().astype(np.int64)
             uniq, inverse = np.unique(ids, return_inverse=True)
-            if len(uniq) > min(self.capacity, len(self.staging)):  # more than a batch: read past the cache
-                rec = torch.from_numpy(self._read_direct(uniq)).to(self.device)[torch.from_numpy(inverse)
-                                                                                .to(self.device)]
-            else:
-                slots = self._fetch(uniq)
-                rec = self.cache[slots[torch.from_numpy(inverse).to(self.device)]]
+            with self._lock:
+                if len(uniq) > min(self.capacity, len(self.staging)):  # more than a batch: read past the cache
+                    rec = torch.from_numpy(self._read_direct(uniq)).to(self.device)[torch.from_numpy(inverse)
+                                                                                    .to(self.device)]
+                else:
+                    slots = self._fetch(uniq)
+                    rec = self.cache[slots[torch.from_numpy(inverse).to(self.device)]]
         return rec[:, :3].contiguous(), rec[:, 3:].contiguous()
 
     def preview_indices(self, k: int) -> list[int]:

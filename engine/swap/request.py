@@ -11,6 +11,7 @@ because silently training something else than asked is worse than stopping.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,12 @@ class TrainRequest:
     preview_every_s : seconds between previews besides ``preview_every`` iterations (and one
         at the start); None: 60 on a CPU, 30 on a GPU; 0: by iterations only.
     fault_inf_grad_at : testing aid: make this iteration's gradients infinite once.
+    nnodes, node_rank, rdzv_endpoint, rdzv_id : training on several machines: ``nnodes``
+        machines of ``devices`` ranks each; this one is ``node_rank`` (0 owns the job and
+        writes the model), all meet at ``rdzv_endpoint`` (``HOST:PORT`` of node 0) under
+        ``rdzv_id`` (:mod:`engine.swap.ddp`).
+    prefetch : prepare the next step's batches on a thread while a step runs (default).
+    fault_prep_at : testing aid: make the preparation of this iteration's batches raise once.
     """
 
     preset: str | None = None
@@ -97,6 +104,12 @@ class TrainRequest:
     keep_decoders: bool = False
     preview_every_s: float | None = None
     fault_inf_grad_at: int | None = None
+    prefetch: bool = True
+    fault_prep_at: int | None = None
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
+    rdzv_id: str | None = None
 
     def __post_init__(self) -> None:
         # Raised as ValueError so the job registry refuses the job when it is queued.
@@ -129,8 +142,20 @@ class TrainRequest:
             check_for_model(model_cfg, train_cfg)
         except SwapConfigError as exc:
             raise ValueError(str(exc)) from None
-        if train_cfg.batch_size % self.devices:
-            raise ValueError(f"batch size {train_cfg.batch_size} must be a multiple of devices ({self.devices})")
+        check_nodes(self.nnodes, self.node_rank, self.rdzv_endpoint, self.rdzv_id)
+        if train_cfg.batch_size % self.world:
+            what = f"devices x nnodes ({self.devices} x {self.nnodes})" if self.nnodes > 1 else f"devices ({self.devices})"
+            raise ValueError(f"batch size {train_cfg.batch_size} must be a multiple of {what}")
+
+    @property
+    def world(self) -> int:
+        """Training processes in all: ``devices`` on each of ``nnodes`` machines."""
+        return self.devices * self.nnodes
+
+    @property
+    def distributed(self) -> bool:
+        """Whether the job runs as a DDP group launched through torchrun."""
+        return self.world > 1 or self.rdzv_endpoint is not None
 
     def persons_of(self, role: str) -> list[int]:
         """The persons chosen for ``role``'s side of the training set (empty: every face)."""
@@ -177,6 +202,26 @@ class TrainRequest:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+_ENDPOINT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$")
+_RDZV_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_nodes(nnodes: int, node_rank: int, endpoint: str | None, rdzv_id: str | None) -> None:
+    """Refuse multi-machine settings that cannot meet (ValueError naming the setting)."""
+    if not 1 <= nnodes <= 1024:
+        raise ValueError(f"nnodes must be 1-1024, got {nnodes}")
+    if not 0 <= node_rank < nnodes:
+        raise ValueError(f"node_rank {node_rank} must be 0-{nnodes - 1} (below nnodes {nnodes}); node 0 owns the job")
+    if nnodes > 1 and endpoint is None:
+        raise ValueError(f"nnodes {nnodes} needs rdzv_endpoint HOST:PORT (node 0's address, the same on every node)")
+    if endpoint is not None:
+        m = _ENDPOINT.match(endpoint)
+        if m is None or not 1 <= int(m.group(1)) <= 65535:
+            raise ValueError(f"rdzv_endpoint {endpoint!r} must be HOST:PORT (e.g. 10.0.0.1:29400, port 1-65535)")
+    if rdzv_id is not None and not _RDZV_ID.match(rdzv_id):
+        raise ValueError(f"rdzv_id {rdzv_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
 
 
 def describe(cfg: ModelConfig) -> str:

@@ -13,6 +13,10 @@ the update (on the preview's fixed faces) is within the guard's bounds; one that
 is a rollback instead, and a rollback falls back through the backups past any
 checkpoint whose tensors are not finite, so bad weights are never kept nor returned to.
 
+Batches are prepared on a prefetch thread, one or two steps ahead
+(:mod:`engine.swap.prefetch`); checkpoints and rollbacks first rewind it, so they hold
+exactly what they would without it.
+
 Previews come at the start, then every ``preview_every`` iterations and every
 ``preview_every_s`` seconds (60 on a CPU, 30 on a GPU), so a slow CPU run shows the model
 learning within its first minute. On a CPU shared with other jobs (engine.jobs.lanes)
@@ -44,6 +48,7 @@ from engine.swap import checkpoint
 from engine.swap.config import ModelConfig, SwapConfigError, TrainConfig
 from engine.swap.dataset import select_faces, training_selection
 from engine.swap.optim import CollapseGuard
+from engine.swap.prefetch import BatchSource
 from engine.swap.request import TrainRequest
 from engine.swap.runtime import tuned_cpu_allocator
 from engine.swap.trainer import DistInfo, Trainer
@@ -152,7 +157,7 @@ def _faces(store: ProjectStore, cfg: ModelConfig, eff: TrainConfig, req: TrainRe
 
     budget = (req.face_cache_mb << 20) if req.face_cache_mb else facestore.default_budget(device, cfg, eff.batch_size)
     kw = {"face_type": cfg.face_type, "resolution": cfg.resolution}
-    local = max(1, eff.batch_size // max(1, req.devices))
+    local = max(1, eff.batch_size // max(1, req.world))
 
     def stored(pack: facestore.Pack, share: float) -> facestore.StoredFaces:
         return facestore.StoredFaces(pack, device, budget=int(budget * share), max_batch=local)
@@ -224,6 +229,8 @@ class Session:
                                dist=dist, compile=req.compile)
         self.trainer.fault_nan_at = req.fault_nan_at
         self.trainer.fault_inf_grad_at = req.fault_inf_grad_at
+        #: The steps' batches, prepared on the prefetch thread (engine.swap.prefetch).
+        self.batches = BatchSource(self.trainer, prefetch=req.prefetch, fault_at=req.fault_prep_at)
         self.resumed_from: int | None = None
         #: A checkpoint of the current phase must exist before the first step (rollbacks).
         self.initial_save = ckpt is None
@@ -265,6 +272,7 @@ class Session:
         Only after :meth:`verify` passed (on every rank alike); otherwise it rolls back
         instead and returns False.
         """
+        self.batches.settle()  # the draws stand just after the last batch trained on
         bad = self.verify()
         if _sync([float(bad is not None)], self.dist, self.device)[0] > 0:
             self.rollback(f"checkpoint refused: {bad or 'another rank refused it'}")
@@ -279,7 +287,8 @@ class Session:
         state.update(target=self.target, model_id=self.model_id)
         checkpoint.save(self.folder, weights=t.weights(), state=state, optimizer=t.optimizer_state(),
                         keep_last=self.req.keep_backups, keep_hourly=self.req.keep_hourly,
-                        modules=t.part_weights(), optimizers=t.part_optimizers())
+                        modules=t.part_weights(), optimizers=t.part_optimizers(),
+                        kept_in_backups=t.kept_in_backups())
         config = json.dumps({"model": t.model_cfg.to_json(), "train": t.train_cfg.to_json(), "preset": self.req.preset})
         with self.store.transaction() as c:
             c.execute("UPDATE models SET iteration = ?, config = ?, updated_at = ? WHERE id = ?",
@@ -290,6 +299,7 @@ class Session:
 
     def rollback(self, reason: str) -> None:
         """Back to the newest good checkpoint with half the learning rate (every rank)."""
+        self.batches.settle()  # batches drawn ahead are not trained on
         t = self.trainer
         at = t.iteration
         self.consecutive_rollbacks += 1
@@ -362,6 +372,7 @@ class Session:
         try:
             return self._steps(window, last_save, last_preview, preview_s, base_threads, sharing)
         finally:
+            self.batches.close()  # the prefetch thread ends with the loop (stop, pause, failure)
             if torch.get_num_threads() != base_threads:
                 torch.set_num_threads(base_threads)
 
@@ -376,8 +387,8 @@ class Session:
                     break
                 continue  # refused and rolled back: train the lost steps again
             t0 = time.perf_counter()
-            batches = t.next_batches()
-            prep = time.perf_counter() - t0
+            batches = self.batches.next()
+            prep = time.perf_counter() - t0  # with prefetch: the wait for a batch not ready
             losses = t.step(batches)
             # Rank 0 decides stops and saves; one all-reduce carries them with the losses.
             stop = _STOP_CODES[ctx.stop_reason()] if ctx is not None else 0

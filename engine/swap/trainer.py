@@ -210,6 +210,16 @@ class Trainer:
         bd = augment.apply(*self.dst.gather(dst_idx), dst_p, mode=mode)
         return (augment.Batch(*(self._fmt(t) for t in bs)), augment.Batch(*(self._fmt(t) for t in bd)))
 
+    def draw_position(self) -> tuple[Tensor, int, int]:
+        """Where the batch draws stand: the generator's state and the samplers' counts
+        (what :meth:`next_batches` changes; :mod:`engine.swap.prefetch` rewinds to it)."""
+        return self.gen.get_state(), self.src_sampler.drawn, self.dst_sampler.drawn
+
+    def set_draw_position(self, position: tuple[Tensor, int, int]) -> None:
+        state, src, dst = position
+        self.gen.set_state(state)
+        self.src_sampler.drawn, self.dst_sampler.drawn = src, dst
+
     # ------------------------------------------------------------------ step
     @property
     def lr(self) -> float:
@@ -327,13 +337,24 @@ class Trainer:
         """Save and restore ``module`` (and its ``optimizer``) with the model: a GAN
         discriminator, a second network. The checkpoint writes ``<name>.safetensors``
         and ``optimizer-<name>.pt``; the collapse guard checks them like the model."""
+        if name == OPTIMIZER_KEY:
+            raise ValueError(f"part name {name!r} is taken by the discriminators' optimizer state")
         self.parts[name] = (module, optimizer)
 
     def part_weights(self) -> dict[str, dict[str, Tensor]]:
         return {n: m.state_dict() for n, (m, _) in self.parts.items()}
 
     def part_optimizers(self) -> dict[str, dict[str, Any]]:
-        return {n: o.state_dict() for n, (_, o) in self.parts.items() if o is not None}
+        """The parts' optimizer states, and the discriminators' (``optimizer-discriminators.pt``)."""
+        out = {n: o.state_dict() for n, (_, o) in self.parts.items() if o is not None}
+        if extra := self.adversaries.optimizer_state():
+            out[OPTIMIZER_KEY] = extra
+        return out
+
+    def kept_in_backups(self) -> tuple[str, ...]:
+        """Optimizer parts the backups keep: the discriminators' (small, and a restored
+        backup must train its GAN on exactly as the checkpoint did)."""
+        return (OPTIMIZER_KEY,) if self.adversaries.optimizer_state() else ()
 
     def record(self, src_loss: float, dst_loss: float) -> None:
         """Append one step's (synchronised) losses to the history, bounded in length."""
@@ -403,15 +424,15 @@ class Trainer:
         return {**self.model.state_dict(), **self.adversaries.weights()}
 
     def optimizer_state(self) -> dict[str, Any]:
-        state = self.optimizer.state_dict()
-        extra = self.adversaries.optimizer_state()
-        return {**state, OPTIMIZER_KEY: extra} if extra else state
+        """The model's optimizer state (the discriminators' is in :meth:`part_optimizers`)."""
+        return self.optimizer.state_dict()
 
     def load(self, ckpt: Checkpoint, *, restore_optimizer: bool = True) -> bool:
         """Continue exactly from ``ckpt``: weights, optimiser, iteration, RNG, history.
 
         Returns whether the optimiser state was restored: it is not when the file is
-        absent (hourly backups) or was made by another optimiser or parameter set.
+        absent (backups: the discriminators' state is restored from them, the model's
+        moments restart) or was made by another optimiser or parameter set.
         """
         st = ckpt.state
         saved = ModelConfig.from_json(st["model_config"])
@@ -452,7 +473,10 @@ class Trainer:
                     pass  # another shape of the part's optimizer: its moments restart
         same_kind = st.get("train_config", {}).get("optimizer") == self.eff.optimizer
         saved_optim = dict(ckpt.optimizer) if ckpt.optimizer is not None else None
-        extra_optim = saved_optim.pop(OPTIMIZER_KEY, None) if saved_optim is not None else None
+        # The discriminators' state is a part kept in backups; older checkpoints held it
+        # inside optimizer.pt (and their backups dropped it).
+        legacy = saved_optim.pop(OPTIMIZER_KEY, None) if saved_optim is not None else None
+        extra_optim = ckpt.optimizers.get(OPTIMIZER_KEY, legacy)
         self.adversaries.load(extra_weights, extra_optim if (restore_optimizer and same_kind) else None)
         if restore_optimizer and saved_optim is not None and same_kind:
             try:

@@ -79,7 +79,7 @@ class CheckpointList(QtWidgets.QWidget):
                     font.setBold(True)
                     item.setFont(0, font)
                 if not e.has_optimizer:
-                    item.setToolTip(3, "an hourly backup: weights only; the optimiser restarts its moments")
+                    item.setToolTip(3, "a backup: weights (and a GAN's discriminator moments); the model's optimiser restarts its moments")
                 self.tree.addTopLevelItem(item)
                 if e.path == selected:
                     item.setSelected(True)

@@ -55,7 +55,7 @@ class CheckpointEntry:
     iteration : the model's iteration in it.
     saved_at : Unix time it was written.
     is_latest : it is the model's current checkpoint (restoring it changes nothing).
-    has_optimizer : it holds the optimiser state (hourly backups keep weights only).
+    has_optimizer : it holds the optimiser state (backups keep weights and the discriminators' state only).
     size_bytes : its files together.
     """
 

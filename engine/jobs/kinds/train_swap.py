@@ -1,7 +1,7 @@
 """``train_swap``: train a swap model (DF or LIAE) on the project's src and dst faces.
 
 Resumable from its checkpoints after a pause, a shutdown or a killed engine; with
-``devices`` > 1 it runs as a DDP group launched through torchrun (:mod:`engine.swap.ddp`).
+``devices`` > 1 (or on several machines) it runs as a DDP group launched through torchrun (:mod:`engine.swap.ddp`).
 The parameters are :class:`engine.swap.request.TrainRequest`; the work is
 :mod:`engine.swap.session`.
 """
@@ -16,7 +16,7 @@ from engine.swap.request import TrainRequest
 @job_kind("train_swap", TrainRequest, description="train a swap model (DF/LIAE) on the project's faces",
           exclusive=True, resumable=True, resource="gpu:1")
 def run_train_swap(ctx: JobContext, p: TrainRequest) -> JobResult:
-    if p.devices > 1:
+    if p.distributed:
         from engine.swap.ddp import launch
 
         return launch(ctx, p)

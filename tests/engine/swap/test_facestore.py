@@ -185,7 +185,7 @@ def test_gan_state_survives_a_kill_and_resume(extracted_copy: Path) -> None:
     proc.wait()
     saved = checkpoint.load(checkpoint.find_latest(folder))
     gan = {k: v for k, v in saved.weights.items() if k.startswith("gan_d.")}
-    assert gan and "gan_d" in saved.optimizer["discriminators"]
+    assert gan and "gan_d" in saved.optimizers["discriminators"]
     # Resume in this process for a few steps: the discriminator continues from the saved state.
     from engine.swap.request import TrainRequest
     from engine.swap.session import Session

@@ -40,7 +40,8 @@ CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
 
 
 def _save(tr: Trainer, folder: Path) -> Path:
-    return checkpoint.save(folder, weights=tr.weights(), state=tr.state(), optimizer=tr.optimizer_state())
+    return checkpoint.save(folder, weights=tr.weights(), state=tr.state(), optimizer=tr.optimizer_state(),
+                           optimizers=tr.part_optimizers(), kept_in_backups=tr.kept_in_backups())
 
 
 @pytest.mark.parametrize(("overrides", "stored"), CASES, ids=lambda v: ",".join(f"{k}={v[k]}" for k in v)
@@ -82,7 +83,7 @@ def test_gan_and_true_face_discriminators_learn_and_are_checkpointed(tmp_path: P
     path = _save(tr, tmp_path / "m")
     ckpt = checkpoint.load(path)
     assert {k.split(".", 1)[0] for k in ckpt.weights if k.startswith(PREFIXES)} == {"gan_d", "code_d"}
-    assert set(ckpt.optimizer["discriminators"]) == {"gan_d", "code_d"}
+    assert set(ckpt.optimizers["discriminators"]) == {"gan_d", "code_d"} and "discriminators" not in ckpt.optimizer
     # The merge's model loader ignores the discriminators.
     from engine.swap.inference import SwapModel
 
