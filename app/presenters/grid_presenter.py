@@ -70,7 +70,7 @@ class GridPresenter(QObject):
                 picture = load_thumbnail(path, 24) if path is not None else None
             except ValueError:
                 picture = None
-            rows.append((p.id, p.name, picture))
+            rows.append((p.id, p.name, picture, p.uncertain))
         self.panel.set_persons(rows)
 
     def set_excluded(self, ids: np.ndarray, excluded: bool) -> None:
