@@ -10,8 +10,8 @@ Keys: Ctrl+Shift+M merged view, Ctrl+Alt+M split view (original left, merged rig
 at the face; Alt+drag moves the divider, Alt+double-click puts it back on the face),
 hold X over the frame view to see the original, Ctrl+R render. "merging…" shows at once
 while a frame is merged; the worker loads the model as soon as the Merge dock shows and
-keeps it between frames. Merge keys, face overrides and the quality strip:
-:mod:`app.merge_keys`.
+keeps it between frames. Merge keys and the quality strip: :mod:`app.merge_keys`; face
+overrides: :mod:`app.face_overrides`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QVBoxLayout, QWidget
 
-from app import merge_keys
+from app import face_overrides, merge_keys
 from app.background import MainThreadInbox
 from app.dialogs import JobDialog
 from app.merge_view import SplitDivider, split_image
@@ -198,6 +198,7 @@ class MergeWorkspace(QObject):
         window.frame_view.installEventFilter(self)
         self.dock.visibilityChanged.connect(lambda shown: shown and self.warm())
         self.keys = merge_keys.install(self, layout)
+        self.overrides = face_overrides.install(self)  # also in the face grid's and frame view's menus
         self._fill_models()
         self._load_state()
 
