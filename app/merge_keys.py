@@ -1,4 +1,4 @@
-"""Directing the merge over time in the editor: merge keys, face overrides, the quality strip.
+"""Directing the merge over time in the editor: merge keys and the quality strip.
 
 Installed by the merge workspace (:mod:`app.merge_workspace`), it adds
 
@@ -13,8 +13,8 @@ Installed by the merge workspace (:mod:`app.merge_workspace`), it adds
 - in the Merge dock, **Check Quality** (queues the ``qa`` job on the clip's newest
   render with the current model; by default it also runs after each render from the
   editor), the worst frames (click to go there) and **Export CSV…**;
-- Merge menu actions: key / delete keys at this frame, override the selected faces with
-  the current settings, clear their overrides, don't swap them.
+- Merge menu actions: key / delete keys at this frame. (Face overrides, from the Merge menu
+  and the right-click menus: :mod:`app.face_overrides`.)
 
 Every edit is one undoable command (:meth:`ProjectDocument.execute`); a refused value
 shows its message (naming the setting and range) in the status bar and stores nothing.
@@ -154,11 +154,6 @@ class MergeKeys(QObject):
         self.key_action = self._action(menu, "&Key Settings at This Frame", "K", lambda: self.key_frame(self._frame()))
         self.unkey_action = self._action(menu, "&Delete Keys at This Frame", "Shift+K",
                                          lambda: self.delete_frame_keys(self._frame()))
-        self.override_action = self._action(menu, "&Override Selected Faces with These Settings", "",
-                                            self.override_selected)
-        self.clear_override_action = self._action(menu, "&Clear Overrides of Selected Faces", "",
-                                                  self.clear_selected_overrides)
-        self.dont_swap_action = self._action(menu, "Do&n't Swap Selected Faces", "", self.dont_swap_selected)
         self.qa_action = self._action(menu, "Check &Quality", "", self.check_quality)
         self.document.changed.connect(self._on_changed)
         window.engine.job_finished.connect(self._on_job_finished)
@@ -293,36 +288,6 @@ class MergeKeys(QObject):
         clip_id = self._clip_id()
         if clip_id is not None:
             self._execute("Delete merge keys", lambda s: delete_keys(s, clip_id, frame))
-
-    # ------------------------------------------------------------------ face overrides
-    def _selected_faces(self) -> list[int]:
-        ids = [int(i) for i in self.window.frame_view.selected_ids()]
-        return ids or [int(i) for i in self.window.faces_panel.grid.selected_ids()]
-
-    def override_selected(self) -> None:
-        from engine.merge.overrides import set_override
-
-        faces = self._selected_faces()
-        if not faces:
-            self.window.statusBar().showMessage("select faces (frame view or face grid) to override", 5000)
-            return
-        s = self.workspace.settings
-        values = {n: list(getattr(s, n)) if n == "mask" else getattr(s, n) for n in (*_SLIDER_KEYS, *_ENUM_KEYS)}
-        self._execute("Override faces", lambda st: set_override(st, faces, values))
-
-    def clear_selected_overrides(self) -> None:
-        from engine.merge.overrides import clear_override
-
-        faces = self._selected_faces()
-        if faces:
-            self._execute("Clear face overrides", lambda st: clear_override(st, faces))
-
-    def dont_swap_selected(self) -> None:
-        from engine.merge.overrides import dont_swap
-
-        faces = self._selected_faces()
-        if faces:
-            self._execute("Don't swap faces", lambda st: dont_swap(st, faces))
 
     # ------------------------------------------------------------------ quality
     def check_quality(self) -> int | None:

@@ -10,12 +10,13 @@ Keys: Ctrl+Shift+M merged view, Ctrl+Alt+M split view (original left, merged rig
 at the face; Alt+drag moves the divider, Alt+double-click puts it back on the face),
 hold X over the frame view to see the original, Ctrl+R render. "merging…" shows at once
 while a frame is merged; the worker loads the model as soon as the Merge dock shows and
-keeps it between frames. Merge keys, face overrides and the quality strip:
-:mod:`app.merge_keys`.
+keeps it between frames. Merge keys and the quality strip: :mod:`app.merge_keys`; face
+overrides: :mod:`app.face_overrides`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -28,7 +29,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QVBoxLayout, QWidget
 
-from app import merge_keys
+from app import face_overrides, merge_keys
+from app.background import MainThreadInbox
 from app.dialogs import JobDialog
 from app.merge_view import SplitDivider, split_image
 from engine.errors import FacesmithError
@@ -49,20 +51,21 @@ class _Request:
     model_id: int
     keyed: Any = None  # KeyedSettings: merge keys and face overrides over `settings`
     warm_only: bool = False  # load the model and the clip's faces, merge nothing
-
-
-class _Relay(QObject):
-    ready = Signal(object, object, object)  # (request, merged RGB, timings)
-    failed = Signal(object, str)
+    seq: int = 0  # the workspace's request counter: the worker says when it is done with one
 
 
 class MergePreviewWorker(threading.Thread):
-    """Merges the newest requested frame; owns its ProjectStore and MergeEngine."""
+    """Merges the newest requested frame; owns its ProjectStore and MergeEngine.
 
-    def __init__(self, root: Path, relay: _Relay) -> None:
+    Results go into ``inbox`` (:class:`app.background.MainThreadInbox`), never through a
+    Qt signal from this thread: ``("ready", request, merged RGB, timings)``,
+    ``("failed", request, text)``, and ``("done", seq)`` after every request it took.
+    """
+
+    def __init__(self, root: Path, inbox: MainThreadInbox) -> None:
         super().__init__(name="merge-preview", daemon=True)
         self._root = root
-        self._relay = relay
+        self._inbox = inbox
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._pending: _Request | None = None
@@ -111,9 +114,11 @@ class MergePreviewWorker(threading.Thread):
                         continue
                     preview = engine.merge_frame(req.clip_id, req.frame, MergeSettings.from_json(req.settings),
                                                  req.keyed)
-                    self._relay.ready.emit(req, preview.image, preview.timings)
+                    self._inbox.put(("ready", req, preview.image, preview.timings))
                 except Exception as exc:  # shown in the status bar; the thread goes on
-                    self._relay.failed.emit(req, str(exc))
+                    self._inbox.put(("failed", req, str(exc)))
+                finally:
+                    self._inbox.put(("done", req.seq))
         finally:
             if engine is not None:
                 engine.close()
@@ -170,9 +175,8 @@ class MergeWorkspace(QObject):
         menu.addAction(self.dock.toggleViewAction())
         self.divider = SplitDivider(window.frame_view, self)
         self.divider.moved.connect(self._show)
-        self._relay = _Relay(self)
-        self._relay.ready.connect(self._on_ready)
-        self._relay.failed.connect(self._on_failed)
+        self._asked_seq = self._done_seq = 0
+        self._inbox = MainThreadInbox(self._on_result, lambda: self._done_seq < self._asked_seq, self)
         self._worker: MergePreviewWorker | None = None
         self._original: np.ndarray | None = None
         self._merged: np.ndarray | None = None
@@ -194,6 +198,7 @@ class MergeWorkspace(QObject):
         window.frame_view.installEventFilter(self)
         self.dock.visibilityChanged.connect(lambda shown: shown and self.warm())
         self.keys = merge_keys.install(self, layout)
+        self.overrides = face_overrides.install(self)  # also in the face grid's and frame view's menus
         self._fill_models()
         self._load_state()
 
@@ -267,14 +272,20 @@ class MergeWorkspace(QObject):
         clip_id, model_id = self._clip_id(), self.model_id
         if not self.merged_action.isChecked() or clip_id is None or model_id is None:
             return
-        if self._worker is None:
-            self._worker = MergePreviewWorker(self.document.root, self._relay)
-            self._worker.start()
         frame = self.window.frame_presenter.frame
         self._asked_at.setdefault((clip_id, frame), time.perf_counter())
         if self._merged is None:
             self.info.setText("merging…")  # at once: the first frame may wait for the model
-        self._worker.request(_Request(clip_id, frame, self.settings.to_json(), model_id, self.keys.keyed()))
+        self._send(_Request(clip_id, frame, self.settings.to_json(), model_id, self.keys.keyed()))
+
+    def _send(self, req: _Request) -> None:
+        """Hand ``req`` to the worker (started on first use); its results come back through the inbox."""
+        if self._worker is None:
+            self._worker = MergePreviewWorker(self.document.root, self._inbox)
+            self._worker.start()
+        self._asked_seq += 1
+        self._worker.request(dataclasses.replace(req, seq=self._asked_seq))
+        self._inbox.expect()
 
     def warm(self) -> None:
         """Load the model (and the clip's faces) in the worker now, so that the first
@@ -283,9 +294,7 @@ class MergeWorkspace(QObject):
         if clip_id is None or model_id is None:
             return
         if self._worker is None:
-            self._worker = MergePreviewWorker(self.document.root, self._relay)
-            self._worker.start()
-            self._worker.request(_Request(clip_id, -1, self.settings.to_json(), model_id, warm_only=True))
+            self._send(_Request(clip_id, -1, self.settings.to_json(), model_id, warm_only=True))
 
     def _on_frame_shown(self, clip_id: int, _frame: int) -> None:
         if getattr(self, "_shown_clip", None) != clip_id:
@@ -296,6 +305,16 @@ class MergeWorkspace(QObject):
         self._original = self.window.frame_view.frame()
         self._merged = None
         self.request()
+
+    def _on_result(self, item: tuple[Any, ...]) -> None:
+        """A value from the worker, on the main thread (:class:`MainThreadInbox`)."""
+        kind = item[0]
+        if kind == "done":
+            self._done_seq = max(self._done_seq, int(item[1]))
+        elif kind == "ready":
+            self._on_ready(*item[1:])
+        else:
+            self._on_failed(*item[1:])
 
     def _on_ready(self, req: _Request, image: np.ndarray, timings: dict[str, float]) -> None:
         if (req.clip_id, req.frame) != (self._clip_id(), self.window.frame_presenter.frame):
@@ -404,6 +423,7 @@ class MergeWorkspace(QObject):
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self._inbox.discard()  # late results go with the worker
 
 
 def _render_output(result: dict[str, Any]) -> Path | None:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QListWidget, QListWidgetItem, QMenu, QToolButton, QWidget
 
 from app.train_inputs import TrainInputs
+from widgets.person_label import certain_first, person_font, person_text, person_tip
 
 ROLES = ("src", "dst")
 
@@ -46,8 +47,13 @@ class FacesChoice(QObject):
             button.setToolTip(f"Train {role} on more persons too (ticked here), besides the one chosen")
             button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             menu = QMenu(button)
-            for pid, name in inputs.persons:
-                action = menu.addAction(name)
+            menu.setToolTipsVisible(True)
+            for pid, name in certain_first(inputs.persons, lambda p: p[0] in inputs.uncertain_persons):
+                uncertain = pid in inputs.uncertain_persons
+                action = menu.addAction(person_text(name, uncertain))
+                action.setToolTip(person_tip(name, uncertain))
+                if uncertain:
+                    action.setFont(person_font(menu.font(), True))
                 action.setCheckable(True)
                 action.setData(pid)
                 action.toggled.connect(lambda _on: self.changed.emit())
@@ -77,12 +83,19 @@ class FacesChoice(QObject):
         size = int(f.person.max()) + 1 if len(f.person) else 1
         by_role = [np.bincount(f.person[keep & (f.role == r)], minlength=size) for r in (0, 1)]
         counts = {pid: tuple(int(c[pid]) if pid < size else 0 for c in by_role) for pid, _ in self.inputs.persons}
+        uncertain = self.inputs.uncertain_persons
         for role, combo in enumerate(self.combos.values()):
             combo.addItem("Any person", None)
-            ranked = sorted(self.inputs.persons, key=lambda p: (-counts[p[0]][role], p[0]))
+            # Most faces of the role first; uncertain persons after all the certain ones.
+            ranked = sorted(self.inputs.persons, key=lambda p: (p[0] in uncertain, -counts[p[0]][role], p[0]))
             for pid, name in ranked:
                 src, dst = counts[pid]
-                combo.addItem(f"{name} ({src:,} src, {dst:,} dst faces)", pid)
+                doubt = pid in uncertain
+                combo.addItem(f"{person_text(name, doubt)} ({src:,} src, {dst:,} dst faces)", pid)
+                row = combo.count() - 1
+                combo.setItemData(row, person_tip(name, doubt), Qt.ItemDataRole.ToolTipRole)
+                if doubt:
+                    combo.setItemData(row, person_font(combo.font(), True), Qt.ItemDataRole.FontRole)
 
     def _show_person_pictures(self) -> None:
         """Each person entry shows the person's best face (people recognise faces faster than names)."""

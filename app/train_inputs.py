@@ -411,6 +411,8 @@ class TrainInputs:
     clips: tuple[tuple[int, str, str], ...] = ()
     #: person id -> the crop file of their best face (engine.project.person_thumbs), for the person lists.
     person_pictures: dict[int, Path] = dataclasses.field(default_factory=dict)
+    #: the persons flagged uncertain (docs/CONTEXT.md): listed last, marked "?"
+    uncertain_persons: frozenset[int] = frozenset()
 
 
 # ======================================================================== command line

@@ -165,10 +165,12 @@ class TrainingWorkspace(QObject):
         """The project's models, persons, faces and the devices, for the dialog."""
         store = self.document.store
         models = tuple(c for m in store.models("swap") if (c := ModelChoice.from_model(m)) is not None)
-        persons = tuple((p.id, p.name) for p in store.persons())
+        everyone = store.persons()
+        persons = tuple((p.id, p.name) for p in everyone)
         return TrainInputs(store.root, models, persons, FaceColumns.from_columns(store.face_columns()), self._devices,
                            clips=tuple((c.id, c.name, c.role) for c in store.clips()),
-                           person_pictures=person_thumbnails(store))
+                           person_pictures=person_thumbnails(store),
+                           uncertain_persons=frozenset(p.id for p in everyone if p.uncertain))
 
     def open_dialog(self, *, model: int | None = None) -> TrainDialog:
         """Train Swap Model… (or continue ``model``): opens the dialog, queues on accept."""

@@ -15,6 +15,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.project.models import Clip, Model, Person, Render
+from widgets.person_label import UNCERTAIN_BADGE, UNCERTAIN_TIP, certain_first, person_font, person_tip
 from widgets.qt_utils import signals_blocked
 
 _KIND = Qt.ItemDataRole.UserRole
@@ -110,17 +111,24 @@ class ProjectBrowser(QTreeWidget):
             self._retitle()
 
     def set_persons(self, rows: list[PersonRow], thumbnails: dict[int, np.ndarray] | None = None) -> None:
-        """Persons with their face counts; ``thumbnails``: person id -> RGB best face."""
+        """Persons with their face counts; ``thumbnails``: person id -> RGB best face.
+        Uncertain persons come last, in italics, with a "?" badge (:mod:`widgets.person_label`)."""
         with signals_blocked(self):
             section = self._sections["persons"]
             section.takeChildren()
-            for row in rows:
+            for row in certain_first(rows, lambda r: r.person.uncertain):
                 p = row.person
-                item = QTreeWidgetItem([p.name, "wanted" if p.wanted else "", str(row.faces - row.excluded)])
+                status = "wanted" if p.wanted else ""
+                if p.uncertain:
+                    status = f"{UNCERTAIN_BADGE} uncertain" + (", wanted" if p.wanted else "")
+                item = QTreeWidgetItem([p.name, status, str(row.faces - row.excluded)])
                 item.setData(0, _KIND, "person")
                 item.setData(0, _ID, p.id)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable)
-                item.setToolTip(0, f"{p.name}\nDouble-click or F2 to rename")
+                item.setToolTip(0, f"{person_tip(p.name, p.uncertain)}\nDouble-click or F2 to rename")
+                if p.uncertain:
+                    item.setFont(0, person_font(item.font(0), True))
+                    item.setToolTip(1, UNCERTAIN_TIP)
                 if thumbnails and p.id in thumbnails:
                     item.setIcon(0, QIcon(QPixmap.fromImage(_qimage(thumbnails[p.id]))))
                 if p.wanted:

@@ -70,7 +70,7 @@ class GridPresenter(QObject):
                 picture = load_thumbnail(path, 24) if path is not None else None
             except ValueError:
                 picture = None
-            rows.append((p.id, p.name, picture))
+            rows.append((p.id, p.name, picture, p.uncertain))
         self.panel.set_persons(rows)
 
     def set_excluded(self, ids: np.ndarray, excluded: bool) -> None:
@@ -78,12 +78,6 @@ class GridPresenter(QObject):
         if ids:
             verb = "Exclude" if excluded else "Restore"
             self.document.execute(f"{verb} faces", lambda store: store.set_excluded(ids, excluded))
-
-    def set_swap_excluded(self, ids: np.ndarray, excluded: bool) -> None:
-        ids = [int(i) for i in np.asarray(ids).ravel()]
-        if ids:
-            label = "Don't swap faces" if excluded else "Swap faces again"
-            self.document.execute(label, lambda store: store.set_swap_excluded(ids, excluded))
 
     def delete_faces(self, ids: np.ndarray) -> None:
         """Delete for good; undoable until the project is closed (the crops stay until then)."""
@@ -106,9 +100,7 @@ class GridPresenter(QObject):
         from engine.errors import FacesmithError
 
         try:
-            if name in ("no_swap", "swap"):
-                self.set_swap_excluded(ids, name == "no_swap")
-            elif name == "delete":
+            if name == "delete":
                 self.delete_faces(ids)
             elif name == "export":
                 folder = QFileDialog.getExistingDirectory(self.panel, "Export faces to an empty folder",

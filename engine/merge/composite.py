@@ -198,11 +198,13 @@ def blend(frame: npt.NDArray[np.uint8], placed: PlacedFace, *, seamless: bool = 
 
 @dataclass(frozen=True, eq=False)
 class FrameMerge:
-    """A merged frame: the image, the union of the faces' alphas, and each face as placed."""
+    """A merged frame: the image, the union of the faces' alphas, each face as placed, and
+    the settings each placed face was merged with (merge keys and face overrides applied)."""
 
     image: npt.NDArray[np.uint8]
     alpha: FloatMask
     faces: tuple[PlacedFace, ...]
+    settings: tuple[MergeSettings, ...] = ()
 
 
 def merge_frame(frame: npt.ArrayLike, layers: Sequence[FaceLayer], settings: MergeSettings,
@@ -212,6 +214,7 @@ def merge_frame(frame: npt.ArrayLike, layers: Sequence[FaceLayer], settings: Mer
     out = np.array(frame, dtype=np.uint8, copy=True)
     alpha = np.zeros(out.shape[:2], np.float32)
     placed_faces: list[PlacedFace] = []
+    used: list[MergeSettings] = []
     for i, layer in enumerate(layers):
         s = settings if per_layer is None else per_layer[i]
         placed = place(prepare_face(layer, s), out.shape, s.opacity)
@@ -221,4 +224,5 @@ def merge_frame(frame: npt.ArrayLike, layers: Sequence[FaceLayer], settings: Mer
         x0, y0, x1, y1 = placed.box
         np.maximum(alpha[y0:y1, x0:x1], placed.alpha, out=alpha[y0:y1, x0:x1])
         placed_faces.append(placed)
-    return FrameMerge(out, alpha, tuple(placed_faces))
+        used.append(s)
+    return FrameMerge(out, alpha, tuple(placed_faces), tuple(used))

@@ -403,8 +403,11 @@ def _sink(store: ProjectStore, clip: Clip, p: RenderParams, settings: MergeSetti
         chunks = provenance.png_chunks(record)
         if p.format == "png":
             return PngSink(out, frames, chunks, job_id=job_id)
+        # The settings the patches were merged with, as the provenance records them: the
+        # base, its keys ("keyframed") and the faces' overrides ("face_overrides").
+        used = {k: record[k] for k in ("merge_settings", "keyframed", "face_overrides") if k in record}
         return RgbaSink(out, frames, chunks, settings=settings, fps=clip.fps, frame_size=(clip.width, clip.height),
-                        header={"clip": clip.name, "provenance": record}, job_id=job_id)
+                        header={"clip": clip.name, **used, "provenance": record}, job_id=job_id)
     spec = VideoSpec(p.codec, p.crf, p.preset, clip.fps, clip.width, clip.height)
     parts = store.root / "renders" / ".parts" / f"job{job_id}"
     audio = clip.path if p.audio and clip.audio_streams else None

@@ -10,7 +10,10 @@ is on disk under its names is its own earlier work):
 - :class:`RgbaSink` writes each face's patch ``frame_NNNNNN_K.png`` (K: the face's place
   in the compositing order) and then ``frame_NNNNNN.json``, the frame's placements; a
   frame is done when its JSON exists. At the end all frames' JSON is gathered into
-  ``sidecar.json``.
+  ``sidecar.json``, which also says what the patches were merged with, as the provenance
+  record does: ``merge_settings`` (the clip's), ``keyframed`` (its merge keys) and
+  ``face_overrides``; a face merged with other values than ``merge_settings`` (a key, an
+  override) lists them in its own ``merge_settings``.
 
 A folder remembers which job wrote it (``.facesmith-render``): frames another job left
 there (an earlier render to the same folder, with other settings) are removed rather
@@ -145,11 +148,18 @@ class RgbaSink:
 
     def write(self, frame_no: int, merged: FrameMerge) -> None:
         faces = []
+        base = self.settings.to_json()
         for k, placed in enumerate(merged.faces):
-            patch = face_patch(placed, seamless=self.settings.seamless, opacity=self.settings.opacity)
+            # Each face as it was merged: its keyed values at this frame, its override.
+            used = merged.settings[k] if merged.settings else self.settings
+            patch = face_patch(placed, seamless=used.seamless, opacity=used.opacity)
             name = f"frame_{frame_no:06d}_{k}.png"
             write_atomic(self.folder / name, encode_png(patch.rgba, self.chunks, compression=1))
-            faces.append({"file": name, "face_id": placed.prepared.layer.face_id, "order": k, **patch.sidecar()})
+            entry = {"file": name, "face_id": placed.prepared.layer.face_id, "order": k, **patch.sidecar()}
+            differs = {n: v for n, v in used.to_json().items() if v != base.get(n)}
+            if differs:
+                entry["merge_settings"] = differs
+            faces.append(entry)
         entry = {"frame": frame_no, "time": float((frame_no - self.frames[0]) / self.fps), "faces": faces}
         write_atomic(self.json_path(frame_no), json.dumps(entry).encode())
 

@@ -209,6 +209,8 @@ class Person:
     name: str
     wanted: bool
     created_at: float
+    #: proposed from too few faces or low detection scores (docs/CONTEXT.md, "uncertain person")
+    uncertain: bool = False
 
 
 @dataclass(frozen=True)

@@ -563,7 +563,7 @@ class ProjectStore:
         return Person(pid, name, False, now), ChangeSet((RowChange("persons", pid, None, values),), {}, f"Add person {name}")
 
     def persons(self) -> list[Person]:
-        return [Person(r["id"], r["name"], bool(r["wanted"]), r["created_at"])
+        return [Person(r["id"], r["name"], bool(r["wanted"]), r["created_at"], bool(r["uncertain"]))
                 for r in self.query("SELECT * FROM persons ORDER BY id")]
 
     def person_face_counts(self) -> dict[int, tuple[int, int]]:

@@ -104,7 +104,7 @@ def test_keys_split_view_and_quality_strip_in_the_editor(qtbot: Any, rendered_pr
     face_id = window.frame_view.faces()[0].face_id
     window.frame_view.select_faces([face_id])
     ws.panel.sliders["blur"].setValue(123)
-    keys.override_selected()
+    ws.overrides.override_selected()
     assert clip_overrides(store, clip.id)[face_id]["blur"] == pytest.approx(12.3)
     assert keys.keyed().for_face(face_id, 20).blur == pytest.approx(12.3)
     window.document.undo_stack.undo()

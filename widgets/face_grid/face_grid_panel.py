@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QToolButton, QVBoxLayo
 from widgets.face_grid.face_grid_view import FaceGridView
 from widgets.face_grid.geometry import MAX_TILE, MIN_TILE
 from widgets.face_grid.model import FaceFilter
+from widgets.person_label import certain_first, person_font, person_text, person_tip
 from widgets.qt_utils import FlowLayout, signals_blocked
 
 SORT_LABELS = {
@@ -99,18 +100,23 @@ class FaceGridPanel(QWidget):
         self._sync_tile_size(self.grid.tile_size())
         self._sync_counts(*self.grid.counts())
 
-    def set_persons(self, persons: list[tuple[int, str, np.ndarray | None]]) -> None:
-        """The persons of the person filter: (id, name, RGB best-face picture or None)."""
+    def set_persons(self, persons: list[tuple[int, str, np.ndarray | None, bool]]) -> None:
+        """The persons of the person filter: (id, name, RGB best-face picture or None,
+        uncertain). Uncertain persons come last, marked (:mod:`widgets.person_label`)."""
         current = self.person_combo.currentData()
-        with signals_blocked(self.person_combo):
-            self.person_combo.clear()
-            self.person_combo.addItem("All persons", None)
-            for pid, name, picture in persons:
+        combo = self.person_combo
+        with signals_blocked(combo):
+            combo.clear()
+            combo.addItem("All persons", None)
+            for pid, name, picture, uncertain in certain_first(persons, lambda p: p[3]):
                 icon = QIcon(QPixmap.fromImage(_qimage(picture))) if picture is not None else QIcon()
-                self.person_combo.addItem(icon, name, pid)
-                self.person_combo.setItemData(self.person_combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
-            index = self.person_combo.findData(current)
-            self.person_combo.setCurrentIndex(max(index, 0))
+                combo.addItem(icon, person_text(name, uncertain), pid)
+                row = combo.count() - 1
+                combo.setItemData(row, person_tip(name, uncertain), Qt.ItemDataRole.ToolTipRole)
+                if uncertain:
+                    combo.setItemData(row, person_font(combo.font(), True), Qt.ItemDataRole.FontRole)
+            index = combo.findData(current)
+            combo.setCurrentIndex(max(index, 0))
 
     @staticmethod
     def _combo(items: tuple[tuple[str, object], ...], tip: str) -> QComboBox:

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QAction,
     QContextMenuEvent,
     QKeyEvent,
     QKeySequence,
@@ -29,10 +28,11 @@ from PySide6.QtGui import (
     QPaintEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QToolTip, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
+from widgets.face_grid.grid_menu import MenuSection, grid_menu, request_exclude, request_restore, show_face_tip
 from widgets.face_grid.geometry import MAX_TILE, MIN_TILE, SPACING, GridGeometry
-from widgets.face_grid.model import SORT_KEYS, FaceFilter, FaceTable, describe_face, filter_mask, sort_order
+from widgets.face_grid.model import SORT_KEYS, FaceFilter, FaceTable, filter_mask, sort_order
 from widgets.face_grid.rubber_band import RubberBandDrag
 from widgets.face_grid.selection import Move, click_mask, move_target, range_mask
 from widgets.face_grid.thumbnails import ThumbnailLoader, ThumbnailSource
@@ -63,8 +63,8 @@ class FaceGridView(QAbstractScrollArea):
     filter_changed(object): the :class:`FaceFilter` changed.
     counts_changed(int, int): (faces shown, faces in the table).
     tile_size_changed(int): the tile size changed (Ctrl+wheel, Ctrl+plus/minus).
-    action_requested(str, object): a context-menu action on ids: ``"no_swap"``/``"swap"``
-        (mark "not swapped" / swap again), ``"export"`` (face set out), ``"delete"`` (for good).
+    action_requested(str, object): a context-menu action on ids: ``"export"`` (face set out),
+        ``"delete"`` (for good). Editors add their own entries with :meth:`add_menu_section`.
     """
 
     selection_changed = Signal(object)
@@ -102,6 +102,7 @@ class FaceGridView(QAbstractScrollArea):
         self._last_scroll = 0
         self._band = RubberBandDrag(self.viewport(), self.verticalScrollBar(), self._on_band)
         self._press_selection: np.ndarray | None = None  # the selection when the left button went down
+        self._menu_sections: list[MenuSection] = []
         self.paint_count = 0  # for benchmarks and tests: paints of the viewport so far
         self.loader = ThumbnailLoader(self)
         self.loader.thumbnails_ready.connect(self._on_thumbnails_ready)
@@ -424,18 +425,8 @@ class FaceGridView(QAbstractScrollArea):
         geo = self._geometry()
         self._painter.configure(self._tile, self.devicePixelRatioF())
         first, stop = geo.position_range(clip.top() + scroll - SPACING, clip.bottom() + scroll + SPACING)
-        rows = self._order[first:stop]
-        table, loader, painter, tile, current = self._table, self.loader, self._painter, self._tile, self._current
-        no_swap = table.swap_excluded[rows].tolist()
-        for k, (row, face_id, role, person, excluded, has_mask, selected) in enumerate(zip(
-                rows.tolist(), table.id[rows].tolist(), table.role[rows].tolist(), table.person_id[rows].tolist(),
-                table.excluded[rows].tolist(), table.has_mask[rows].tolist(), self._selected[rows].tolist(),
-                strict=True)):
-            x, y = geo.tile_origin(first + k)
-            image = loader.get(face_id)
-            painter.paint(p, QRect(x, y - scroll, tile, tile), image, role=role, person=person, excluded=excluded,
-                          has_mask=has_mask, selected=selected, current=row == current,
-                          failed=image is None and loader.failed(face_id), swap_excluded=no_swap[k])
+        self._painter.paint_rows(p, self._table, self._order[first:stop], self._selected, self._current,
+                                 self.loader, origins=[geo.tile_origin(k) for k in range(first, stop)], scroll=scroll)
         p.end()
         self._request_thumbnails(geo, scroll)
 
@@ -523,43 +514,22 @@ class FaceGridView(QAbstractScrollArea):
         super().wheelEvent(event)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
-        face_id = self.face_at(event.pos())
-        menu = QMenu(self)
-        targets = self._targets()
-        exclude = QAction(f"Exclude {targets.size} face(s)", menu)
-        exclude.setShortcut(QKeySequence(Qt.Key.Key_Delete))
-        exclude.setEnabled(bool((~self._table.excluded[self._table.rows_of(targets)]).any()) if targets.size else False)
-        exclude.triggered.connect(self._request_exclude)
-        restore = QAction(f"Restore {targets.size} face(s)", menu)
-        restore.setShortcut(QKeySequence("Shift+Del"))
-        restore.setEnabled(bool(self._table.excluded[self._table.rows_of(targets)].any()) if targets.size else False)
-        restore.triggered.connect(self._request_restore)
-        menu.addAction(exclude)
-        menu.addAction(restore)
-        if targets.size:
-            rows = self._table.rows_of(targets)
-            n = targets.size
-            menu.addSeparator()
-            no_swap = menu.addAction(f"Don't swap {n} face(s)", lambda: self.action_requested.emit("no_swap", targets))
-            no_swap.setEnabled(bool((~self._table.swap_excluded[rows]).any()))
-            swap = menu.addAction(f"Swap {n} face(s) again", lambda: self.action_requested.emit("swap", targets))
-            swap.setEnabled(bool(self._table.swap_excluded[rows].any()))
-            menu.addAction(f"Export {n} face(s)…", lambda: self.action_requested.emit("export", targets))
-            menu.addAction(f"Delete {n} face(s) for good", lambda: self.action_requested.emit("delete", targets))
-        if face_id is not None:
-            menu.addSeparator()
-            menu.addAction("Show frame", lambda: self.face_activated.emit(face_id))
-            menu.addAction("Sort by similarity to this face",
-                           lambda: self.set_sort("similarity", reference_id=face_id))
+        menu = self.context_menu(event.pos())
         menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self, point: QPoint) -> QMenu:
+        """The right-click menu at a viewport point (:mod:`.grid_menu`; built on demand)."""
+        return grid_menu(self, self.face_at(point), self._menu_sections)
+
+    def add_menu_section(self, section: MenuSection) -> None:
+        """Add ``section(menu, face_ids)`` to every right-click menu on faces: the editor's
+        own actions for the faces the menu applies to."""
+        self._menu_sections.append(section)
 
     def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.ToolTip:
-            face_id = self.face_at(event.pos())
-            if face_id is None:
-                QToolTip.hideText()
-            else:
-                QToolTip.showText(event.globalPos(), describe_face(self._table, self._row_of(face_id)), self.viewport())
+            show_face_tip(self, event.pos(), event.globalPos())
             return True
         return super().viewportEvent(event)
 
@@ -569,7 +539,7 @@ class FaceGridView(QAbstractScrollArea):
         shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
         if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self._request_restore() if shift else self._request_exclude()
+            request_restore(self) if shift else request_exclude(self)
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if self._current >= 0:
                 self.face_activated.emit(int(self._table.id[self._current]))
@@ -610,26 +580,6 @@ class FaceGridView(QAbstractScrollArea):
             self._set_selection(range_mask(len(self._table), self._order, position, position))
         self.scroll_to_face(int(self._table.id[self._current]))
         self.viewport().update()
-
-    # ================================================================== requests out
-    def _targets(self) -> np.ndarray:
-        """The faces an action applies to: the selection, else the current face."""
-        ids = self.selected_ids()
-        if ids.size == 0 and self._current >= 0:
-            ids = self._table.id[[self._current]]
-        return ids
-
-    def _request_exclude(self) -> None:
-        ids = self._targets()
-        ids = ids[~self._table.excluded[self._table.rows_of(ids)]]
-        if ids.size:
-            self.exclude_requested.emit(ids)
-
-    def _request_restore(self) -> None:
-        ids = self._targets()
-        ids = ids[self._table.excluded[self._table.rows_of(ids)]]
-        if ids.size:
-            self.restore_requested.emit(ids)
 
     def closeEvent(self, event) -> None:  # noqa: ANN001, N802
         self.shutdown()

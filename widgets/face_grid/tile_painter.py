@@ -8,10 +8,15 @@ Colours are fixed (the editor's dark theme), which also keeps the pixel snapshot
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+
+if TYPE_CHECKING:
+    from widgets.face_grid.model import FaceTable
+    from widgets.face_grid.thumbnails import ThumbnailLoader
 
 BACKGROUND: Final = QColor(30, 30, 32)
 PLACEHOLDER: Final = QColor(46, 46, 50)
@@ -68,6 +73,20 @@ class TilePainter:
         return QRect(tile_rect.left() + 3, tile_rect.top() + 3, size.width(), size.height())
 
     # ------------------------------------------------------------------ painting
+    def paint_rows(self, p: QPainter, table: FaceTable, rows: np.ndarray, selected: np.ndarray, current: int,
+                   loader: ThumbnailLoader, *, origins: list[tuple[int, int]], scroll: int) -> None:
+        """Draw the tiles of ``rows`` (table rows) at ``origins`` (content coordinates,
+        one per row), ``scroll`` px up; ``selected`` is per table row, ``current`` a row."""
+        tile = self.tile
+        for (x, y), row, face_id, role, person, excluded, has_mask, chosen, no_swap in zip(
+                origins, rows.tolist(), table.id[rows].tolist(), table.role[rows].tolist(),
+                table.person_id[rows].tolist(), table.excluded[rows].tolist(), table.has_mask[rows].tolist(),
+                selected[rows].tolist(), table.swap_excluded[rows].tolist(), strict=True):
+            image = loader.get(face_id)
+            self.paint(p, QRect(x, y - scroll, tile, tile), image, role=role, person=person, excluded=excluded,
+                       has_mask=has_mask, selected=chosen, current=row == current,
+                       failed=image is None and loader.failed(face_id), swap_excluded=no_swap)
+
     def paint(self, p: QPainter, rect: QRect, image: QImage | None, *, role: int, person: int,
               excluded: bool, has_mask: bool, selected: bool, current: bool, failed: bool,
               swap_excluded: bool = False) -> None:

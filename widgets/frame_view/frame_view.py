@@ -15,7 +15,7 @@ and calls :meth:`set_faces` again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 import numpy as np
@@ -59,7 +59,8 @@ class FrameView(QWidget):
     :meth:`set_edit_group`: its whole group); Escape during the drag puts it back.
     Keys: ``+``/``-`` zoom, ``0``/``F`` fit, ``1`` actual pixels; in edit mode with one face
     selected ``C``/``V`` ask to copy landmarks from the previous/next frame and ``R`` to
-    reset them (also in the right-click menu).
+    reset them (also in the right-click menu). The editor adds its own entries to a face's
+    right-click menu with :meth:`add_face_menu_section`.
 
     Signals
     -------
@@ -99,6 +100,7 @@ class FrameView(QWidget):
         self._fitted = True
         self._pan_from: QPointF | None = None
         self._space_down = False
+        self._menu_sections: list[Callable[[QMenu, np.ndarray], None]] = []
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
@@ -404,7 +406,21 @@ class FrameView(QWidget):
         menu.addSeparator()
         track = menu.addAction("Track this face")
         track.triggered.connect(lambda: self.track_face_requested.emit(face_id))
+        targets = self.menu_targets(face_id)
+        for section in self._menu_sections:
+            menu.addSeparator()
+            section(menu, targets)
         return menu
+
+    def add_face_menu_section(self, section: Callable[[QMenu, np.ndarray], None]) -> None:
+        """Add ``section(menu, face_ids)`` to every face's right-click menu: the editor's own
+        actions (merge settings, "don't swap") for the faces in :meth:`menu_targets`."""
+        self._menu_sections.append(section)
+
+    def menu_targets(self, face_id: int) -> np.ndarray:
+        """The faces a right-click on ``face_id`` applies to: the selection when the face is
+        in it, else the face alone."""
+        return self.selected_ids() if face_id in self._selected else np.array([face_id], np.int64)
 
     def empty_menu(self, point: tuple[float, float]) -> QMenu | None:
         """The right-click menu on frame space without a face: "Add a face here" puts a

@@ -92,6 +92,38 @@ def test_render_job_uses_stored_keys_and_overrides_and_says_keyframed(
         assert load_keyed(store, clip.id).keyed
 
 
+def test_rgba_sidecar_records_keys_overrides_and_each_face_as_merged(
+        merge_project: Path, tmp_path: Path, job_runner: Any) -> None:
+    import json
+
+    import cv2
+
+    run, _ = job_runner
+    root = _private(merge_project, tmp_path)
+    with ProjectStore.open(root) as store:
+        clip = store.find_clip("lbax4n")
+        set_keys(store, clip.id, 10, {"opacity": 1.0})
+        set_keys(store, clip.id, 30, {"opacity": 0.5})
+        face21 = next(f for f in store.faces(clip_id=clip.id) if f.frame == 21)
+        set_override(store, [face21.id], {"erode": -3.0, "opacity": 0.25})
+    folder = tmp_path / "rgba"
+    job = run(root, "render", {"clip": "lbax4n", "format": "rgba", "out": str(folder), "start": 20, "stop": 22,
+                               "device": "cpu", "settings": BASE.to_json()})
+    assert job.state == "done", job.error_text
+    sidecar = json.loads((folder / "sidecar.json").read_text())
+    assert sidecar["merge_settings"] == BASE.to_json()
+    assert sidecar["keyframed"] == {"opacity": [[10, 1.0, "linear"], [30, 0.5, "linear"]]}
+    assert sidecar["face_overrides"] == {str(face21.id): {"erode": -3.0, "opacity": 0.25}}
+    at20, at21 = (entry["faces"] for entry in sidecar["frames"])
+    assert len(at20) == len(at21) == 1 and at21[0]["face_id"] == face21.id
+    assert at20[0]["merge_settings"] == {"opacity": 0.75}  # the key's value at frame 20
+    assert at21[0]["merge_settings"] == {"erode": -3.0, "opacity": 0.25}  # the override wins
+    # The patches carry each face's own opacity in their alpha (the hull's inside is 1).
+    for face, opacity in ((at20[0], 0.75), (at21[0], 0.25)):
+        alpha = cv2.imread(str(folder / face["file"]), cv2.IMREAD_UNCHANGED)[..., 3] / 65535.0
+        assert alpha.max() == pytest.approx(opacity, abs=2e-3), face["file"]
+
+
 @pytest.fixture(scope="module")
 def qa_project(merge_project: Path, job_runner: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """A private copy with a second model, the same architecture after one iteration:
