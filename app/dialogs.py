@@ -50,14 +50,21 @@ def fit_to_screen(dialog: QDialog, inner: QWidget) -> None:
 
 
 class JobDialog(QDialog):
-    """Edit a job kind's parameters; OK validates them with the registry before closing."""
+    """Edit a job kind's parameters; OK validates them with the registry before closing.
+
+    ``offer_defaults`` names parameters whose default the refusal offers: when the job is
+    refused as it stands but would be queued with those parameters at their defaults
+    (Extract: a face backend this installation cannot run), the message has a button that
+    queues it that way.
+    """
 
     def __init__(self, kind: str, *, title: str, intro: str = "", initial: Mapping[str, Any] | None = None,
                  help: Mapping[str, str] | None = None, hidden: frozenset[str] = frozenset(),
-                 parent: QWidget | None = None) -> None:
+                 offer_defaults: frozenset[str] = frozenset(), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.kind = kind
+        self.offer_defaults = offer_defaults
         self.fixed = {k: v for k, v in (initial or {}).items() if k in hidden}
         self.form = ParamsForm(get_kind(kind).params, help=help, hidden=hidden)
         for name, value in (initial or {}).items():
@@ -82,9 +89,37 @@ class JobDialog(QDialog):
         try:
             self.params = validate_params(self.kind, params)
         except FacesmithError as exc:
-            QMessageBox.warning(self, self.windowTitle(), str(exc))
+            defaults = self._defaults_that_fit(params)
+            if not defaults:
+                QMessageBox.warning(self, self.windowTitle(), str(exc))
+            elif self._ask_to_use(str(exc), defaults):
+                for name, value in defaults.items():
+                    self.form.set_value(name, value)
+                self.accept()
             return
         super().accept()
+
+    def _defaults_that_fit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``offer_defaults`` that differ from ``params`` when the job validates with them."""
+        fields = {f.name: f.default for f in dataclasses.fields(get_kind(self.kind).params)}
+        defaults = {name: fields[name] for name in self.offer_defaults
+                    if name in fields and fields[name] is not dataclasses.MISSING and params.get(name) != fields[name]}
+        if not defaults:
+            return {}
+        try:
+            validate_params(self.kind, {**params, **defaults})
+        except FacesmithError:
+            return {}
+        return defaults
+
+    def _ask_to_use(self, message: str, defaults: Mapping[str, Any]) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, self.windowTitle(), message, parent=self)
+        said = ", ".join(f"{name} {value}" for name, value in defaults.items())
+        use = box.addButton(f"Queue with {said} (the default)", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(use)
+        box.exec()
+        return box.clickedButton() is use
 
 
 class PreferencesDialog(QDialog):

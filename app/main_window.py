@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         if clip is not None:
             initial["clips"] = [clip.name]
         dialog = JobDialog("extract", title="Extract faces", initial=initial, help=EXTRACT_HELP, parent=self,
+                           offer_defaults=frozenset({"backend"}),  # FAN without its packages or weights
                            intro="Detect faces, landmarks, alignment, pose, sharpness and identity. "
                                  "Frames already extracted are skipped.")
         dialog.accepted.connect(lambda: self.engine.submit("extract", dialog.params))

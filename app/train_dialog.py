@@ -13,7 +13,8 @@ real ``facesmith`` parser). The dialog reads nothing itself: the workspace hands
 models, persons, face columns and devices as plain values (:class:`TrainInputs`).
 
 Inputs are built from one table of :class:`FieldSpec` (:data:`TRAIN_TABS`), so a new
-trainer option is one line.
+trainer option is one line. The Model section is :class:`app.train_model_box.ModelBox`,
+the persons and clips :class:`app.train_faces.FacesChoice`.
 """
 
 from __future__ import annotations
@@ -32,20 +33,16 @@ from PySide6.QtGui import (
     QTextOption,
 )
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QRadioButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -87,6 +84,7 @@ from app.train_inputs import (  # noqa: F401 - re-exported: the dialog's API
     same,
     write_input,
 )
+from app.train_model_box import ModelBox
 from app.train_options import (
     add_face_cache_note,
     add_pretrained_inputs,
@@ -146,70 +144,12 @@ class TrainDialog(QDialog):
                        "(the footage to change). The job runs in the engine; the Training monitor follows it.")
         intro.setWordWrap(True)
         # -- model
-        self.new_radio = QRadioButton("&New model from preset")
-        self.continue_radio = QRadioButton("C&ontinue model")
-        group = QButtonGroup(self)
-        group.addButton(self.new_radio)
-        group.addButton(self.continue_radio)
-        self.preset_combo = QComboBox()
-        for name, preset in PRESETS.items():
-            self.preset_combo.addItem(name, name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
-        self.preset_combo.setToolTip("A named starting point: model shape and training defaults. fast-64 trains "
-                                     "visibly in minutes on a CPU; dfl-128 is DeepFaceLab's SAEHD default")
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("(automatic)")
-        self.name_edit.setToolTip("The new model's name in the project")
-        self.model_combo = QComboBox()
-        for m in self.inputs.models:
-            self.model_combo.addItem(m.label, m.id)
-        self.model_combo.setToolTip("Continue training this model from its latest checkpoint. Its shape stays; "
-                                    "training settings changed here apply from now on")
-        if not self.inputs.models:
-            self.continue_radio.setEnabled(False)
-            self.continue_radio.setToolTip("No swap model in this project yet")
-            self.model_combo.setEnabled(False)
-        self.arch_combo = make_input(ARCH)
-        self.option_checks = {c: QCheckBox(c) for c in "udt"}
-        for c, box in self.option_checks.items():
-            box.setToolTip(OPTION_TIPS[c])
-        self.resolution_spin = make_input(RESOLUTION)
-        self.face_type_combo = make_input(FACE_TYPE)
-        self.dim_spins = {spec.name: make_input(spec) for spec in DIMS}
-        self.shape_label = QLabel()
-        self.shape_label.setStyleSheet("color: #9a9aa0;")
-
-        model_box = QGroupBox("Model")
-        grid = QGridLayout(model_box)
-        grid.addWidget(self.new_radio, 0, 0)
-        grid.addWidget(self.preset_combo, 0, 1)
-        name_label = QLabel("Na&me")
-        name_label.setBuddy(self.name_edit)
-        grid.addWidget(name_label, 0, 2)
-        grid.addWidget(self.name_edit, 0, 3)
-        grid.addWidget(self.continue_radio, 1, 0)
-        grid.addWidget(self.model_combo, 1, 1, 1, 3)
-        shape = QFormLayout()
-        arch_row = QHBoxLayout()
-        arch_row.addWidget(self.arch_combo)
-        for box in self.option_checks.values():
-            arch_row.addWidget(box)
-        arch_row.addStretch(1)
-        arch_label = QLabel(ARCH.label)
-        arch_label.setBuddy(self.arch_combo)
-        arch_label.setToolTip(ARCH.tip)
-        shape.addRow(arch_label, arch_row)
-        shape.addRow(RESOLUTION.label, self.resolution_spin)
-        shape.addRow(FACE_TYPE.label, self.face_type_combo)
-        dims_row = QHBoxLayout()
-        for spec in DIMS:
-            lab = QLabel(spec.label.replace(" dims", ""))
-            lab.setToolTip(spec.tip)
-            dims_row.addWidget(lab)
-            dims_row.addWidget(self.dim_spins[spec.name])
-        shape.addRow("Dims", dims_row)
-        shape.addRow("", self.shape_label)
-        grid.addLayout(shape, 2, 0, 1, 4)
+        self.model_box = ModelBox(self.inputs.models)
+        box = self.model_box
+        self.new_radio, self.continue_radio = box.new_radio, box.continue_radio
+        self.preset_combo, self.name_edit, self.model_combo = box.preset_combo, box.name_edit, box.model_combo
+        self.arch_combo, self.option_checks, self.resolution_spin = box.arch_combo, box.option_checks, box.resolution_spin
+        self.face_type_combo, self.dim_spins, self.shape_label = box.face_type_combo, box.dim_spins, box.shape_label
 
         # -- faces
         self.faces_choice = FacesChoice(self.inputs, self)
@@ -294,7 +234,7 @@ class TrainDialog(QDialog):
         self.queue_button.setToolTip("Queue the job (Ctrl+Enter); the engine starts it when the device is free")
 
         left = QVBoxLayout()
-        left.addWidget(model_box)
+        left.addWidget(self.model_box)
         left.addWidget(faces_box)
         left.addWidget(run_box)
         left.addStretch(1)
@@ -323,8 +263,7 @@ class TrainDialog(QDialog):
         self.new_radio.toggled.connect(self._on_mode)
         self.preset_combo.currentIndexChanged.connect(self._on_preset)
         self.model_combo.currentIndexChanged.connect(self._on_model)
-        for w in (self.arch_combo, *self.option_checks.values(), self.resolution_spin, self.face_type_combo,
-                  *self.dim_spins.values(), self.iterations_spin, self.batch_spin, self.device_combo,
+        for w in (*self.model_box.shape_inputs(), self.iterations_spin, self.batch_spin, self.device_combo,
                   *self.fields.values()):
             changed_signal(w).connect(self._changed)
         self.name_edit.textChanged.connect(self._changed)
@@ -507,19 +446,10 @@ class TrainDialog(QDialog):
             self.device_combo.setCurrentIndex(self.device_combo.count() - 1)
 
     def _shape(self) -> dict[str, Any]:
-        return {"arch": self.arch_combo.currentData(),
-                "options": "".join(c for c, box in self.option_checks.items() if box.isChecked()),
-                "resolution": self.resolution_spin.value(), "face_type": self.face_type_combo.currentData(),
-                **{k: w.value() for k, w in self.dim_spins.items()}}
+        return self.model_box.shape()
 
     def _write_shape(self, cfg: ModelConfig) -> None:
-        write_input(self.arch_combo, cfg.arch)
-        for c, box in self.option_checks.items():
-            write_input(box, c in cfg.options)
-        write_input(self.resolution_spin, cfg.resolution)
-        write_input(self.face_type_combo, cfg.face_type)
-        for k, w in self.dim_spins.items():
-            write_input(w, getattr(cfg, k))
+        self.model_box.write_shape(cfg)
 
     def _train_values(self) -> tuple[dict[str, Any], dict[str, float]]:
         train = {"batch_size": self.batch_spin.value(), "pretrain": self.pretrain_check.isChecked()}
@@ -568,13 +498,7 @@ class TrainDialog(QDialog):
             self._on_mode()
 
     def _update_mode(self) -> None:
-        continuing = self.continuing() is not None
-        for w in (self.arch_combo, *self.option_checks.values(), self.resolution_spin, self.face_type_combo,
-                  *self.dim_spins.values()):
-            w.setEnabled(not continuing)
-        self.preset_combo.setEnabled(not continuing)
-        self.name_edit.setEnabled(not continuing)
-        self.model_combo.setEnabled(continuing)
+        self.model_box.set_continuing(self.continuing() is not None)
         self._changed()
 
     def _side(self, role: int, clip_ids: list[int] | None) -> np.ndarray:
@@ -648,16 +572,7 @@ class TrainDialog(QDialog):
         self.command_note.setVisible(bool(cmd.unsupported))
         self.error_label.setText(self._error)
         self.queue_button.setEnabled(not self._error)
-        choice = self.continuing()
-        if choice is not None:
-            self.shape_label.setText(f"Continuing at iteration {choice.iteration:,}; a model's shape never changes.")
-        else:
-            try:
-                cfg = ModelConfig(**self._shape())
-                self.shape_label.setText(f"{cfg.arch_string} {cfg.resolution} px {cfg.face_type.replace('_', '-')} "
-                                         f"face, mask dims {cfg.d_mask_dims}")
-            except FacesmithError:
-                self.shape_label.setText("")
+        self.model_box.show_summary(self.continuing())
 
     def _validate(self, params: dict[str, Any]) -> str:
         try:

@@ -110,8 +110,9 @@ def _backend_checks() -> list[Check]:
                 dlib_model_dir()
                 where = _model_file("shape_predictor_68_face_landmarks.dat")
             elif name == "fan":
-                from engine.faces.fan_backend import fan_weights_path
+                from engine.faces.fan_backend import check_fan_installed, fan_weights_path
 
+                check_fan_installed()
                 where = str(fan_weights_path())
             else:  # a backend added later: say it exists
                 where = "registered"

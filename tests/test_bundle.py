@@ -58,3 +58,19 @@ def test_the_bundled_editor_opens_the_demo_and_starts_its_engine(tmp_path: Path)
     assert f"engine: {dist / 'facesmith'}" in out, out  # the bundled engine, not a Python
     assert "engine process started: yes" in out and "ended: done" in out, out
     assert (tmp_path / "demo" / "Demo.facesmith" / "project.db").is_file()
+
+    # The bundle leaves FAN out (numba and llvmlite are ~175 MB): refused when queued, naming
+    # what is missing and the default backend, without a traceback and without a job.
+    engine_exe, project = str(dist / "facesmith"), str(tmp_path / "demo" / "Demo.facesmith")
+    r = subprocess.run([engine_exe, "extract", project, "--backend", "fan", "--queue-only"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0, r.stdout
+    assert "packages face-alignment and numba" in r.stderr and "mediapipe backend (the default)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "bundled app leaves FAN out" in r.stderr, r.stderr
+    # The default backend runs from the bundle's copy of mediapipe's weights: no fallback to dlib.
+    r = subprocess.run([engine_exe, "extract", project, "--range", "0:3", "--processes", "0", "--quiet"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    assert "falling back" not in out and "unavailable" not in out, out[-4000:]
+    assert "face" in out, out[-4000:]

@@ -24,18 +24,20 @@ def default_processes() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_fan_weights() -> None:
-    """Refuse the FAN backend when its weight file is not on disk (ValueError naming it).
+def check_fan_backend() -> None:
+    """Refuse the FAN backend when its packages (face-alignment, numba: the bundled app has
+    neither) or its weight file are missing (ValueError naming what and where).
 
-    Checked when the job is queued, so ``extract --backend fan`` without the weights is
-    refused at once with the file and folder to fix, instead of a job that starts and
-    then fails with a traceback. Facesmith never downloads the file and never silently
-    swaps in another backend: the user picks dlib if that is what they want.
+    Checked when the job is queued, so ``extract --backend fan`` without them is refused
+    at once with what to fix, instead of a job that starts and then fails with a
+    traceback. Facesmith never downloads the file and never silently swaps in another
+    backend: the user picks the default (or dlib) if that is what they want.
     """
     from engine.faces.errors import BackendUnavailable
-    from engine.faces.fan_backend import fan_weights_path
+    from engine.faces.fan_backend import check_fan_installed, fan_weights_path
 
     try:
+        check_fan_installed()
         fan_weights_path()
     except BackendUnavailable as exc:
         raise ValueError(str(exc)) from None
@@ -114,7 +116,7 @@ class ExtractParams:
         if self.clips and self.role is not None:
             raise ValueError("give clips or role, not both")
         if self.backend == "fan":
-            check_fan_weights()
+            check_fan_backend()
 
     @property
     def process_count(self) -> int:

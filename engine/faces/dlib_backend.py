@@ -46,15 +46,17 @@ HOG_WINDOW: Final = 80
 
 
 def dlib_model_dir() -> Path:
-    """The ``models`` folder of the installed ``face-recognition-models`` package."""
+    """The ``models`` folder of the installed ``face-recognition-models`` package, or of
+    the folder of that name the bundle carries (a namespace package: no ``__init__``)."""
     spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders:
         raise BackendUnavailable(
             "dlib",
             "the package face-recognition-models is not installed "
             "(run `make setup`, or `pip install face-recognition-models`)",
         )
-    return Path(spec.origin).parent / "models"
+    return Path(folders[0]) / "models"
 
 
 def _model_file(name: str) -> str:

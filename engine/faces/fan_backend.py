@@ -21,7 +21,9 @@ quarter-pixel step toward the higher neighbour.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlparse
@@ -45,6 +47,33 @@ HEATMAP_SIZE: Final = 64
 _CENTER_Y_OFFSET: Final = 0.12
 _REFERENCE_SCALE: Final = 195.0
 _SCALE_FACTOR: Final = 200.0
+
+
+#: The modules FAN needs beyond the app's own, with their pip names: face_alignment, and
+#: numba, which face_alignment (1.5) imports as soon as any part of it is imported. The
+#: bundled app leaves both out (numba and llvmlite are ~170 MB of it).
+FAN_MODULES: Final = {"face_alignment": "face-alignment", "numba": "numba"}
+
+
+def missing_fan_modules() -> list[str]:
+    """The pip names of :data:`FAN_MODULES` this installation cannot import (found, not imported)."""
+    return [pip for module, pip in FAN_MODULES.items() if importlib.util.find_spec(module) is None]
+
+
+def check_fan_installed(missing: list[str] | None = None) -> None:
+    """Raise :class:`BackendUnavailable` naming the packages FAN needs and this installation
+    lacks (``missing``: what an import said is missing; default: look them up)."""
+    missing = missing_fan_modules() if missing is None else missing
+    if not missing:
+        return
+    names = " and ".join(missing)
+    where = ("this bundled app leaves FAN out; run Facesmith from a source install (make setup) to use it"
+             if getattr(sys, "frozen", False) else "install it (make setup)")
+    raise BackendUnavailable(
+        "fan",
+        f"it needs the package{'s' if len(missing) > 1 else ''} {names}, which this installation does not have: "
+        f"{where}. To extract without it, choose the mediapipe backend (the default) or dlib.",
+    )
 
 
 def fan_weights_url() -> str:
@@ -86,9 +115,9 @@ def _load_network(path: Path, device: str) -> torch.nn.Module:
     try:
         from face_alignment.models import FAN
     except ImportError as exc:
-        raise BackendUnavailable(
-            "fan", "the package face-alignment is not installed (run `make setup`)"
-        ) from exc
+        module = (exc.name or "face_alignment").split(".")[0]
+        check_fan_installed([FAN_MODULES.get(module, module)])
+        raise  # not reached: check_fan_installed raises for a non-empty list
     try:
         state: Any = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state:
@@ -128,7 +157,8 @@ class FanBackend:
         max_detect_side: int | None = None,
         weights_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        # Fail now, at selection time, with the message about the missing file.
+        # Fail now, at selection time, with the message about the missing package or file.
+        check_fan_installed()
         self.weights_path = fan_weights_path(weights_dir)
         self.device = device
         self.flip_test = flip_test

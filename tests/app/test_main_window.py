@@ -112,3 +112,31 @@ def test_job_dialog_validates_before_queueing(qtbot, monkeypatch) -> None:
     dialog.form.set_value("steps", 4)
     dialog.accept()
     assert dialog.params["steps"] == 4 and dialog.params["fail_at"] == 1
+
+
+def test_a_refused_face_backend_offers_the_default(qtbot, tmp_path, monkeypatch) -> None:
+    """Extract with FAN where it cannot run (no weights here): the refusal says why and offers
+    to queue with the default backend; Cancel leaves the choice as it was."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.dialogs import JobDialog
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    dialog = JobDialog("extract", title="Extract faces", initial={"backend": "fan"},
+                       offer_defaults=frozenset({"backend"}))
+    qtbot.addWidget(dialog)
+    seen: list[str] = []
+
+    def answer(button_text: str) -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text().startswith(button_text)).click()
+
+    QTimer.singleShot(100, lambda: answer("Cancel"))
+    dialog.accept()
+    assert "2DFAN4-11f355bf06.pth.tar" in seen[0] and not dialog.result()
+    assert dialog.form.values()["backend"] == "fan"
+    QTimer.singleShot(100, lambda: answer("Queue with backend mediapipe (the default)"))
+    dialog.accept()
+    assert len(seen) == 2 and dialog.result() and dialog.params["backend"] == "mediapipe"

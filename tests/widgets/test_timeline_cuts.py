@@ -26,7 +26,7 @@ def test_cuts_are_drawn_where_the_new_shots_start(qtbot, artifacts_dir: Path) ->
     image = view.grab().toImage()
     assert image.save(str(artifacts_dir / "timeline_cuts.png"))
     area = view.track_area()
-    xs = cut_pixels(track.cuts, view._vp, area.width())
+    xs = cut_pixels(track.cuts, view.viewport(), area.width())
     assert len(xs) == 2
     y = painting.row_top(0) + painting.TRACK_HEIGHT // 2
     for x in xs:

@@ -4,12 +4,13 @@ A pull-style view (like Orange's ``OWScatterPlotBase``): the presenter pushes pl
 :class:`~widgets.timeline.model.TimelineTrack` values and the current frame in, and the
 view emits what the user asks for. It never decodes, never opens the project, and keeps
 no state a presenter would have to read back, except what the user is doing right now.
+Painting is :mod:`~widgets.timeline.painting` (cuts: :mod:`~widgets.timeline.cuts_painting`),
+the zoom, scroll and scrollbar :class:`~widgets.timeline.scroller.TimelineScroller`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,7 +23,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QScrollBar, QWidget
+from PySide6.QtWidgets import QWidget
 
 from widgets.qt_utils import signals_blocked
 from widgets.timeline import painting as paint
@@ -30,14 +31,13 @@ from widgets.timeline.cuts_painting import paint_cuts
 from widgets.timeline.model import (
     TimelineTrack,
     Viewport,
-    clamp_frames_per_pixel,
-    fit_frames_per_pixel,
     mark_range,
     next_keyframe,
     prev_keyframe,
     shuttle_speed,
 )
 from widgets.timeline.playback import PlaybackClock
+from widgets.timeline.scroller import TimelineScroller
 
 _Drag = Literal["scrub", "in", "out"]
 _WHEEL_ZOOM = 1.25  # per wheel notch (120 units of angle delta)
@@ -101,8 +101,6 @@ class TimelineView(QWidget):
         self._images = paint.ZoomedImages()
         self._current = -1
         self._frame = 0
-        self._vp = Viewport(0.0, 1.0, 1)
-        self._fit = True  # the zoom follows the width until the user zooms
         self._speed = 0
         self._drag: _Drag | None = None
         self._drag_range: tuple[int, int] | None = None  # live range while a handle moves
@@ -115,10 +113,7 @@ class TimelineView(QWidget):
         self._clock = PlaybackClock(self)
         self._clock.frame_due.connect(self._on_clock_frame)
         self._clock.finished.connect(self._on_clock_finished)
-        self._scrollbar = QScrollBar(Qt.Orientation.Horizontal, self)
-        self._scrollbar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._scrollbar.valueChanged.connect(self._on_scrolled)
-        self._scrollbar.hide()
+        self._scroll = TimelineScroller(self, self._current_frame_count)
         self._font = paint.ui_font(self.font(), 10)
         self._font_bold = paint.ui_font(self.font(), 11, bold=True)
         self._font_small = paint.ui_font(self.font(), 9)
@@ -142,7 +137,7 @@ class TimelineView(QWidget):
                 self._stop_silently()
                 self._cancel_drag()
             self._frame = min(self._frame, current.last_frame) if current else 0
-            self._update_viewport()
+            self._scroll.refit()
         self.updateGeometry()
         self.update()
 
@@ -157,7 +152,7 @@ class TimelineView(QWidget):
             self._stop_silently()
             self._cancel_drag()
             self._frame = min(self._frame, self._tracks[index].last_frame)
-            self._update_viewport()
+            self._scroll.refit()
         self.update()
 
     def set_frame(self, frame: int) -> None:
@@ -170,12 +165,12 @@ class TimelineView(QWidget):
             return
         frame = min(max(int(frame), 0), track.last_frame)
         with signals_blocked(self):
-            was_visible = self._is_visible(self._frame)
+            was_visible = self._scroll.is_visible(self._frame)
             self._frame = frame
             if self._clock.running:
                 self._clock.rebase(frame)
             if was_visible:
-                self._ensure_visible(frame, page=True)
+                self._scroll.ensure_visible(frame, page=True)
         self.update()
 
     def set_range(self, in_frame: int, out_frame: int) -> None:
@@ -205,20 +200,17 @@ class TimelineView(QWidget):
         if track is None:
             return
         if anchor_frame is None:
-            vp = self._vp
-            anchor = self._frame + 0.5 if self._is_visible(self._frame) else vp.position_at(vp.width / 2)
+            vp = self._scroll.vp
+            anchor = self._frame + 0.5 if self._scroll.is_visible(self._frame) else vp.position_at(vp.width / 2)
         else:
             anchor = anchor_frame
-        fpp = clamp_frames_per_pixel(frames_per_pixel, track.frame_count, self._vp.width)
-        self._vp = self._vp.zoomed(fpp, anchor=anchor).clamped(track.frame_count)
-        self._fit = self._vp.frames_per_pixel >= fit_frames_per_pixel(track.frame_count, self._vp.width)
-        self._sync_scrollbar()
+        self._scroll.zoom(frames_per_pixel, anchor, track.frame_count)
         self.update()
 
     def zoom_fit(self) -> None:
         """Show the whole current clip."""
-        self._fit = True
-        self._update_viewport()
+        self._scroll.fit = True
+        self._scroll.refit()
         self.update()
 
     # ================================================================== state out
@@ -249,21 +241,21 @@ class TimelineView(QWidget):
 
     def viewport(self) -> Viewport:
         """Which frames the track area shows (x relative to ``track_area().left()``)."""
-        return self._vp
+        return self._scroll.vp
 
     def track_area(self) -> QRect:
         """Where frames are drawn: right of the headers, ruler included, scrollbar excluded."""
-        bottom = self.height() - (0 if self._scrollbar.isHidden() else paint.SCROLLBAR_HEIGHT)
+        bottom = self.height() - (0 if self._scroll.bar.isHidden() else paint.SCROLLBAR_HEIGHT)
         return QRect(paint.HEADER_WIDTH, 0, max(1, self.width() - paint.HEADER_WIDTH), max(1, bottom))
 
     def frame_at(self, x: float) -> int:
         """The current clip's frame under widget x (clamped to the clip)."""
         track = self.current_track()
-        return self._vp.frame_at(x - paint.HEADER_WIDTH, track.frame_count) if track else 0
+        return self._scroll.vp.frame_at(x - paint.HEADER_WIDTH, track.frame_count) if track else 0
 
     def x_of(self, frame: float) -> float:
         """Widget x of a frame position (frame ``i`` spans ``x_of(i) .. x_of(i + 1)``)."""
-        return paint.HEADER_WIDTH + self._vp.x_of(frame)
+        return paint.HEADER_WIDTH + self._scroll.vp.x_of(frame)
 
     def next_keyframe(self, frame: int | None = None) -> int | None:
         """The current clip's first keyframe after ``frame`` (default: the playhead)."""
@@ -293,7 +285,7 @@ class TimelineView(QWidget):
         if track is None:
             p.end()
             return
-        vp = self._vp
+        vp = self._scroll.vp
         ruler = QRect(area.left(), 0, area.width(), paint.RULER_HEIGHT)
         ticks, labels = self._images.ruler(track, vp)
         paint.paint_ruler(p, rect=ruler, vp=vp, track=track, range_=self.range(), ticks=ticks, labels=labels,
@@ -342,7 +334,7 @@ class TimelineView(QWidget):
         x = event.position().x()
         if self._drag == "scrub":
             frame = self.frame_at(x)
-            self._ensure_visible(frame, page=False)  # dragging past an edge scrolls
+            self._scroll.ensure_visible(frame, page=False)  # dragging past an edge scrolls
             self._request(frame, now=False)
         elif self._drag in ("in", "out") and self._drag_range is not None:
             self._move_handle(x)
@@ -380,11 +372,11 @@ class TimelineView(QWidget):
             return
         x = event.position().x() - paint.HEADER_WIDTH
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            anchor = self._vp.position_at(x) if 0 <= x < self._vp.width else None
-            self.zoom_to(self._vp.frames_per_pixel / (_WHEEL_ZOOM**notches), anchor_frame=anchor)
+            anchor = self._scroll.vp.position_at(x) if 0 <= x < self._scroll.vp.width else None
+            self.zoom_to(self._scroll.vp.frames_per_pixel / (_WHEEL_ZOOM**notches), anchor_frame=anchor)
         else:
-            span = self._vp.width * self._vp.frames_per_pixel
-            self._scroll_to(self._vp.first_frame - notches * _WHEEL_SCROLL * span)
+            span = self._scroll.vp.width * self._scroll.vp.frames_per_pixel
+            self._scroll.scroll_to(self._scroll.vp.first_frame - notches * _WHEEL_SCROLL * span)
         event.accept()
 
     # ================================================================== keys
@@ -436,7 +428,7 @@ class TimelineView(QWidget):
         assert track is not None
         frame = min(max(frame, 0), track.last_frame)
         if frame != self._frame:
-            self._ensure_visible(frame, page=True)
+            self._scroll.ensure_visible(frame, page=True)
             self._request(frame, now=True)
 
     def _mark(self, *, in_point: bool) -> None:
@@ -450,68 +442,8 @@ class TimelineView(QWidget):
 
     # ================================================================== internals
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._update_viewport()
+        self._scroll.refit()
         super().resizeEvent(event)
-
-    def _update_viewport(self) -> None:
-        """Fit the viewport to the widget's width and the current clip (fit zoom follows
-        the width; otherwise the zoom stays and the scroll is clamped)."""
-        track = self.current_track()
-        width = max(1, self.width() - paint.HEADER_WIDTH)
-        vp = self._vp.resized(width)
-        if track is None:
-            self._vp = vp
-        elif self._fit:
-            self._vp = Viewport(0.0, fit_frames_per_pixel(track.frame_count, width), width)
-        else:
-            self._vp = vp.clamped(track.frame_count)
-        self._sync_scrollbar()
-
-    def _sync_scrollbar(self) -> None:
-        track = self.current_track()
-        vp = self._vp
-        total_px = math.ceil(track.frame_count / vp.frames_per_pixel) if track else 0
-        needed = track is not None and total_px > vp.width + 1
-        with signals_blocked(self._scrollbar):
-            self._scrollbar.setRange(0, max(0, total_px - vp.width))
-            self._scrollbar.setPageStep(vp.width)
-            self._scrollbar.setSingleStep(max(1, vp.width // 20))
-            self._scrollbar.setValue(round(vp.first_frame / vp.frames_per_pixel))
-        self._scrollbar.setGeometry(paint.HEADER_WIDTH, self.height() - paint.SCROLLBAR_HEIGHT,
-                                    vp.width, paint.SCROLLBAR_HEIGHT)
-        self._scrollbar.setVisible(needed)
-
-    def _on_scrolled(self, value: int) -> None:
-        track = self.current_track()
-        if track is not None:
-            self._vp = self._vp.scrolled_to(value * self._vp.frames_per_pixel).clamped(track.frame_count)
-            self.update()
-
-    def _scroll_to(self, first_frame: float) -> None:
-        track = self.current_track()
-        if track is None:
-            return
-        vp = self._vp.scrolled_to(first_frame).clamped(track.frame_count)
-        if vp != self._vp:
-            self._vp = vp
-            self._sync_scrollbar()
-            self.update()
-
-    def _is_visible(self, frame: int) -> bool:
-        return self._vp.first_frame <= frame + 0.5 < self._vp.last_position
-
-    def _ensure_visible(self, frame: int, *, page: bool) -> None:
-        """Scroll so ``frame`` is on screen: by pages (playback, keys) so the view does
-        not crawl, or just enough (dragging past an edge)."""
-        if self._is_visible(frame):
-            return
-        span = self._vp.width * self._vp.frames_per_pixel
-        forward = frame + 0.5 >= self._vp.last_position
-        if page:
-            first = frame - (0.1 if forward else 0.9) * span
-        else:
-            first = frame + 1 - span if forward else frame
-        self._scroll_to(first)
 
     def _row_at(self, y: float) -> int | None:
         if y < paint.RULER_HEIGHT:
@@ -531,7 +463,7 @@ class TimelineView(QWidget):
     def _move_handle(self, x: float) -> None:
         track = self.current_track()
         assert track is not None and self._drag_range is not None
-        boundary = round(self._vp.position_at(x - paint.HEADER_WIDTH))
+        boundary = round(self._scroll.vp.position_at(x - paint.HEADER_WIDTH))
         lo, hi = self._drag_range
         if self._drag == "in":
             lo = min(max(boundary, 0), hi)
@@ -557,6 +489,10 @@ class TimelineView(QWidget):
         clip_id = self._tracks[row].clip_id
         self.set_current_track(clip_id)
         self.track_selected.emit(clip_id)
+
+    def _current_frame_count(self) -> int | None:
+        track = self.current_track()
+        return None if track is None else track.frame_count
 
     def _index_of(self, clip_id: int) -> int:
         for i, t in enumerate(self._tracks):
@@ -601,7 +537,7 @@ class TimelineView(QWidget):
             at_end = self._frame >= track.last_frame if speed > 0 else self._frame <= 0
             if not was_playing and at_end:  # play again from the other end
                 self._request(0 if speed > 0 else track.last_frame, now=True)
-                self._ensure_visible(self._frame, page=True)
+                self._scroll.ensure_visible(self._frame, page=True)
             self._clock.start(frame=self._frame, speed=speed, fps=track.fps, last_frame=track.last_frame)
         self.update()
         self.shuttle_changed.emit(speed)
@@ -615,7 +551,7 @@ class TimelineView(QWidget):
     def _on_clock_frame(self, frame: int) -> None:
         if self._drag is not None:
             return
-        self._ensure_visible(frame, page=True)
+        self._scroll.ensure_visible(frame, page=True)
         self._request(frame, now=True)
 
     def _on_clock_finished(self) -> None:

@@ -49,3 +49,33 @@ def test_fan_with_its_weights_on_disk_is_queued(project: ProjectStore, tmp_path:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     job = JobQueue(project).enqueue("extract", {"backend": "fan"})
     assert job.state == "queued" and job.params["backend"] == "fan"
+
+
+def test_fan_without_numba_is_refused_naming_the_package(project: ProjectStore, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the bundled app meets (it leaves numba out): refused at queue, naming numba and
+    the default backend, even with the weights on disk; no job row."""
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / WEIGHTS).write_bytes(b"weights")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setitem(sys.modules, "numba", None)  # what Python does for a module that is not there
+    with pytest.raises(FacesmithError) as info:
+        JobQueue(project).enqueue("extract", {"backend": "fan"})
+    message = str(info.value)
+    assert "it needs the package numba," in message, message
+    assert "mediapipe backend (the default)" in message and "make setup" in message
+    assert project.scalar("SELECT count(*) FROM jobs") == 0
+    monkeypatch.setitem(sys.modules, "face_alignment", None)
+    with pytest.raises(FacesmithError, match="packages face-alignment and numba"):
+        JobQueue(project).enqueue("extract", {"backend": "fan"})
+
+
+def test_the_fan_backend_itself_names_a_missing_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.faces.backends import get_backend
+    from engine.faces.errors import BackendUnavailable
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setitem(sys.modules, "numba", None)
+    with pytest.raises(BackendUnavailable, match="needs the package numba"):
+        get_backend("fan")

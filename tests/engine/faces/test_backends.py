@@ -97,3 +97,26 @@ def test_registry_and_pickling():
         get_backend("nope")
     det = Detection(box=(1.0, 2.0, 11.0, 22.0), score=1.0)
     assert (det.width, det.height) == (10.0, 20.0)
+
+
+def test_dlib_models_are_found_in_a_folder_without_init(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle carries ``face_recognition_models/models`` as data, without the package's
+    ``__init__``: Python finds it as a namespace package (no origin), and so must we."""
+    import importlib.machinery
+    import importlib.util
+
+    from engine.faces import dlib_backend
+
+    installed = dlib_backend.dlib_model_dir()
+    carried = tmp_path / "face_recognition_models" / "models"
+    carried.mkdir(parents=True)
+    for name in (dlib_backend.SHAPE_PREDICTOR_FILE, dlib_backend.FACE_RECOGNITION_FILE):
+        (carried / name).symlink_to(installed / name)
+    spec = importlib.machinery.PathFinder.find_spec("face_recognition_models", [str(tmp_path)])
+    assert spec is not None and spec.origin in (None, "namespace")  # what the bundle's Python sees
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: spec if name == "face_recognition_models" else real(name, *a))
+    assert dlib_backend.dlib_model_dir() == carried
+    predictor = dlib_backend.SHAPE_PREDICTOR_FILE
+    assert dlib_backend._model_file(predictor) == str(carried / predictor)
