@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -313,11 +313,12 @@ def _sequential(
 
 
 _DONE: Final = object()
+_T = TypeVar("_T")
 
 
 def read_ahead(
-    frames: Generator[tuple[int, np.ndarray], None, None], queue_size: int
-) -> Generator[tuple[int, np.ndarray], None, None]:
+    frames: Generator[_T, None, None], queue_size: int, *, name: str = "facesmith-decode"
+) -> Generator[_T, None, None]:
     """Run ``frames`` on a worker thread, handing results over through a bounded queue.
 
     PyAV (and cv2, for image clips) release the GIL while decoding and converting, so the
@@ -347,7 +348,7 @@ def read_ahead(
         finally:
             frames.close()
 
-    worker = threading.Thread(target=work, name="facesmith-decode", daemon=True)
+    worker = threading.Thread(target=work, name=name, daemon=True)
     worker.start()
     try:
         while True:
@@ -356,7 +357,7 @@ def read_ahead(
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield cast("tuple[int, np.ndarray]", item)
+            yield cast("_T", item)
     finally:
         stop.set()
         worker.join()

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from engine.media.decode import read_ahead
 from engine.project.models import ALIGNMENT_DTYPE, EMBEDDING_DTYPE, FACE_TYPES, LANDMARKS_DTYPE, NewFace
 
 if TYPE_CHECKING:
@@ -185,48 +184,6 @@ def _chunks(bound: list[Sequence[Any] | _Blobs], n: int, size: int) -> Iterator[
         yield zip(*(c.rows(start, stop) if isinstance(c, _Blobs) else c[start:stop] for c in bound), strict=True)
 
 
-def _pipelined(chunks: Iterator[Iterable[tuple[Any, ...]]], stop: threading.Event) -> Iterator[Iterable[tuple[Any, ...]]]:
-    """``chunks`` made by a thread while the caller inserts the previous ones.
-
-    SQLite's own work (``sqlite3_step``) runs without the GIL, so cutting the next
-    chunk's blobs overlaps inserting this one; ``stop`` ends the thread early.
-    """
-    q: queue.Queue[Any] = queue.Queue(maxsize=_PIPELINE_DEPTH)
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if not put(chunk):
-                    return
-            put(_END)
-        except BaseException as exc:  # handed to the inserting thread, which raises it
-            put(exc)
-
-    thread = threading.Thread(target=produce, name="face-insert-rows", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-_END: Final = object()
 #: Rows a chunk of a pipelined insert holds, and how many chunks may wait ready.
 PIPELINE_CHUNK_ROWS: Final = 2048
 _PIPELINE_DEPTH: Final = 4
@@ -274,9 +231,11 @@ def insert_faces(store: ProjectStore, faces: FaceBatch | Iterable[NewFace]) -> r
         return range(0)
     sql, bound, n = batch.statement(time.time())
     big = n >= DEFER_CHECKPOINT_ROWS
-    stop = threading.Event()
     chunks = _chunks(bound, n, PIPELINE_CHUNK_ROWS if big else max(n, 1))
-    rows = itertools.chain.from_iterable(_pipelined(chunks, stop) if big else chunks)
+    # Big batches: a thread cuts the next chunk's blobs while SQLite (which releases
+    # the GIL) inserts this one, through the decoder's threaded hand-off.
+    ahead = read_ahead(chunks, _PIPELINE_DEPTH, name="face-insert-rows") if big else chunks
+    rows = itertools.chain.from_iterable(ahead)
     with store.transaction() as c:
         if big:
             store.defer_checkpoint()
@@ -290,7 +249,7 @@ def insert_faces(store: ProjectStore, faces: FaceBatch | Iterable[NewFace]) -> r
         try:
             c.executemany(sql, rows)
         finally:
-            stop.set()
+            ahead.close()  # stops the thread when the insert failed part way
             c.execute("PRAGMA ignore_check_constraints = OFF")
             c.execute(f"PRAGMA cache_size = {int(cache)}")
         last = c.execute("SELECT max(id) FROM faces").fetchone()[0] or 0
